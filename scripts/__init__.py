@@ -1,0 +1,1 @@
+"""Developer tooling: training the Rasa model and running the three processes."""

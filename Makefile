@@ -1,0 +1,69 @@
+# Guichet: `make run` starts everything, `make test` runs every test.
+# Both create what is missing first: the two Python environments (from the
+# committed lock files), the Rasa model (only when its inputs changed) and the
+# knowledge-base index (only when the entries changed).
+
+SHELL := /bin/bash
+PYTHON311 ?= $(shell command -v python3.11 || command -v python3)
+PYTHON310 ?= $(shell pyenv root 2>/dev/null)/versions/3.10.13/bin/python
+VENV := .venv
+VENV_RASA := .venv-rasa
+APP_STAMP := $(VENV)/.guichet-installed
+RASA_STAMP := $(VENV_RASA)/.guichet-installed
+PY := $(VENV)/bin/python
+
+.PHONY: run test setup model index lint bench lock clean help
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make run    create what is missing, then start Rasa, the action server and the API"
+	@echo "make test   create what is missing, then run the linters and the whole test suite"
+	@echo "make bench  run the benchmarks"
+	@echo "make lock   re-pin requirements/*.lock from what the environments hold"
+	@echo "make clean  remove both environments and var/"
+
+$(APP_STAMP): requirements/app.lock pyproject.toml
+	@test -x "$(PYTHON311)" || { echo "Python 3.11 is needed (python3.11 or python3)"; exit 1; }
+	$(PYTHON311) -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version'
+	test -x $(VENV)/bin/python || $(PYTHON311) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade "pip>=24"
+	$(VENV)/bin/pip install --quiet --progress-bar off -r requirements/app.lock
+	$(VENV)/bin/pip install --quiet --no-deps -e .
+	touch $@
+
+$(RASA_STAMP): requirements/rasa.lock
+	@test -x "$(PYTHON310)" || { echo "Python 3.10.13 is needed for Rasa: pyenv install 3.10.13"; exit 1; }
+	test -x $(VENV_RASA)/bin/python || $(PYTHON310) -m venv $(VENV_RASA)
+	$(VENV_RASA)/bin/pip install --quiet "pip>=24,<25"
+	$(VENV_RASA)/bin/pip install --quiet --progress-bar off -r requirements/rasa.lock
+	touch $@
+
+setup: $(APP_STAMP) $(RASA_STAMP)
+
+model: setup
+	$(PY) -m scripts.model
+
+index: setup
+	$(PY) -m knowledge_base build-index
+
+run: model index
+	$(PY) -m scripts.stack
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy api actions knowledge_base scripts tests
+
+test: lint model index
+	$(PY) -m pytest
+
+bench: model index
+	$(PY) -m pytest benchmarks -q -s -p no:cacheprovider
+
+lock: setup
+	$(VENV)/bin/pip freeze --exclude-editable | grep -v '^guichet' > requirements/app.lock
+	$(VENV_RASA)/bin/pip freeze > requirements/rasa.lock
+	echo "setuptools==70.3.0" >> requirements/rasa.lock
+
+clean:
+	rm -rf $(VENV) $(VENV_RASA) var .rasa
