@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from knowledge_base.evaluation import (
+    AbstentionEvaluator,
+    Prediction,
+    Query,
+    QueryLineError,
+    RetrievalEvaluator,
+    evaluate,
+    format_report,
+    parse_query_line,
+    score,
+)
+from knowledge_base.search import Searcher
+
+
+def test_parse_query_line() -> None:
+    assert parse_query_line('{"q": "Bonjour", "lang": "fr"}') == Query("Bonjour", "fr")
+    assert parse_query_line('{"q": "Hi"}') == Query("Hi", None)
+    assert (
+        parse_query_line('{"q": "Hi", "lang": null, "slug": "passport"}', expect_slug=True).slug == "passport"
+    )
+    assert parse_query_line('{"q": "Hi", "lang": null, "slug": null}', expect_slug=True).slug is None
+
+
+@pytest.mark.parametrize(
+    ("line", "expect_slug", "message"),
+    [
+        ("not json", False, "not valid JSON"),
+        ('["q"]', False, "expected a JSON object"),
+        ('{"lang": "fr"}', False, '"q" must be a string'),
+        ('{"q": 1}', False, '"q" must be a string'),
+        ('{"q": "x", "lang": "de"}', False, '"lang" must be'),
+        ('{"q": "x"}', True, '"slug" is missing'),
+        ('{"q": "x", "slug": 3}', True, '"slug" must be'),
+    ],
+)
+def test_parse_query_line_errors(line: str, expect_slug: bool, message: str) -> None:
+    with pytest.raises(QueryLineError, match=message):
+        parse_query_line(line, expect_slug=expect_slug)
+
+
+EXPECTED = ["a", "b", "c", None, None]
+PREDICTIONS = [
+    Prediction(["a", "x", "y"], answered=True),  # right, rank 1
+    Prediction(["x", "y", "b"], answered=True),  # rank 3
+    Prediction(["x", "y", "z", "w", "v"], answered=False),  # missed, abstained
+    Prediction(["a", "b"], answered=False),  # out of scope, abstained
+    Prediction(["a", "b"], answered=True),  # out of scope, answered
+]
+
+
+def test_retrieval_evaluator() -> None:
+    metrics = RetrievalEvaluator()(EXPECTED, PREDICTIONS)
+    assert metrics == pytest.approx({"recall@1": 1 / 3, "recall@3": 2 / 3, "mrr": (1 + 1 / 3) / 3})
+    assert RetrievalEvaluator()([None], [Prediction([], False)]) == {}
+
+
+def test_abstention_evaluator() -> None:
+    metrics = AbstentionEvaluator()(EXPECTED, PREDICTIONS)
+    assert metrics["abstention_precision"] == pytest.approx(1 / 2)
+    assert metrics["abstention_recall"] == pytest.approx(1 / 2)
+    assert metrics["answer_accuracy"] == pytest.approx(1 / 3)
+    undefined = AbstentionEvaluator()(["a"], [Prediction(["a"], True)])
+    assert undefined["abstention_precision"] is None and undefined["abstention_recall"] is None
+
+
+def test_score_and_format_report() -> None:
+    queries = [Query(f"q{i}", None, slug) for i, slug in enumerate(EXPECTED)]
+    report = score(queries, PREDICTIONS)
+    assert (report.total, report.in_scope, report.out_of_scope) == (5, 3, 2)
+    assert [miss.kind for miss in report.misses] == ["wrong entry", "wrong entry", "answered out of scope"]
+    table = format_report(report, show_misses=True)
+    for label in ("recall@1", "recall@3", "MRR@5", "abstention precision", "abstention recall", "0.333"):
+        assert label in table
+    assert "[answered out of scope] 'q4'" in table
+    only_in_scope = format_report(score(queries[:1], PREDICTIONS[:1]))
+    assert "abstention recall" in only_in_scope and "n/a" in only_in_scope
+
+
+def test_default_threshold_on_the_calibration_set(shipped_searcher: Searcher) -> None:
+    """The questions used to choose the default threshold (none copied from the entries)."""
+    path = Path(__file__).parent / "data" / "threshold.jsonl"
+    queries = [
+        parse_query_line(line, expect_slug=True) for line in path.read_text(encoding="utf-8").splitlines()
+    ]
+    report = evaluate(shipped_searcher, queries)
+    assert report.in_scope >= 60 and report.out_of_scope >= 30
+    assert report.metrics["recall@1"] is not None and report.metrics["recall@1"] >= 0.95
+    assert report.metrics["answer_accuracy"] is not None and report.metrics["answer_accuracy"] >= 0.9
+    assert report.metrics["abstention_recall"] is not None and report.metrics["abstention_recall"] >= 0.8
