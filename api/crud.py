@@ -1,0 +1,193 @@
+"""Data access: the functions that read and write the tables, apart from the routes.
+
+Each function takes a ``Session`` first and is blocking: call it from a plain ``def`` route (with
+``SessionDep``) or from async code through ``await Database.run(crud.function, ...)``. Functions that write
+commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from api.models import Author, Conversation, ConversationMode, Message, utcnow
+
+_CONVERSATION_ID = re.compile(r"[0-9a-f]{32}")
+"""The form of every conversation id (uuid4 hex); other strings are not looked up."""
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """A message to store.
+
+    Attributes:
+        author: Who wrote it.
+        text: Its text.
+        buttons: Quick replies, ``[{"title": str, "payload": str}]``.
+        source: The knowledge-base entry it answers from, ``{"slug", "title", "url"}``, or None.
+        language: Its language, if known.
+    """
+
+    author: Author
+    text: str
+    buttons: list[dict[str, Any]] = field(default_factory=list)
+    source: dict[str, Any] | None = None
+    language: str | None = None
+
+
+class ConversationNotFound(LookupError):  # noqa: N818 (reads as a sentence: raise ConversationNotFound)
+    """There is no conversation with this id."""
+
+
+def hash_token(token: str) -> str:
+    """Return the SHA-256 (hex) under which a conversation token is stored.
+
+    Args:
+        token: The bearer token.
+
+    Returns:
+        64 hexadecimal characters.
+    """
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def token_matches(conversation: Conversation, token: str) -> bool:
+    """Check a bearer token against a conversation, in constant time.
+
+    Args:
+        conversation: The conversation.
+        token: The token presented.
+
+    Returns:
+        True when the token is the conversation's.
+    """
+    return hmac.compare_digest(hash_token(token), conversation.token_hash)
+
+
+def create_conversation(session: Session, *, language: str) -> tuple[Conversation, str]:
+    """Create a conversation in bot mode and commit it.
+
+    Args:
+        session: The database session.
+        language: The conversation's language, ``fr`` or ``en``.
+
+    Returns:
+        The conversation and its bearer token (stored only as a hash: it cannot be shown again).
+    """
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    conversation = Conversation(
+        id=uuid.uuid4().hex,
+        token_hash=hash_token(token),
+        language=language,
+        mode=ConversationMode.BOT.value,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(conversation)
+    session.commit()
+    return conversation, token
+
+
+def get_conversation(session: Session, conversation_id: str) -> Conversation | None:
+    """Return a conversation.
+
+    Args:
+        session: The database session.
+        conversation_id: The conversation's id.
+
+    Returns:
+        The conversation, or None if there is none with this id.
+    """
+    if not _CONVERSATION_ID.fullmatch(conversation_id):
+        return None
+    return session.get(Conversation, conversation_id)
+
+
+def add_messages(
+    session: Session,
+    conversation_id: str,
+    messages: Sequence[NewMessage],
+    *,
+    language: str | None = None,
+    language_of: Sequence[int] = (),
+) -> tuple[Conversation, list[Message]]:
+    """Append messages to a conversation, numbered after its last one, and commit.
+
+    Callers serialise the turns of a conversation (``api.turns.ConversationLocks``); the unique
+    ``(conversation_id, seq)`` constraint is the backstop if two writers still race (``IntegrityError``).
+
+    Args:
+        session: The database session.
+        conversation_id: The conversation's id.
+        messages: The messages, in order (possibly none).
+        language: A new language for the conversation, set in the same transaction.
+        language_of: Ids of stored messages whose language becomes ``language`` (e.g. the citizen's message
+            once the bot has recognised its language).
+
+    Returns:
+        The conversation as it is after the commit, and the stored messages with their ``seq``.
+
+    Raises:
+        ConversationNotFound: There is no such conversation.
+    """
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise ConversationNotFound(conversation_id)
+    last_seq = session.scalar(
+        select(func.coalesce(func.max(Message.seq), 0)).where(Message.conversation_id == conversation_id)
+    )
+    now = utcnow()
+    stored = [
+        Message(
+            conversation_id=conversation_id,
+            seq=(last_seq or 0) + offset,
+            author=message.author.value,
+            text=message.text,
+            buttons=list(message.buttons),
+            source=message.source,
+            language=message.language,
+            created_at=now,
+        )
+        for offset, message in enumerate(messages, start=1)
+    ]
+    session.add_all(stored)
+    conversation.updated_at = now
+    if language is not None:
+        conversation.language = language
+        if language_of:
+            session.execute(update(Message).where(Message.id.in_(language_of)).values(language=language))
+    session.commit()
+    return conversation, stored
+
+
+def list_messages(
+    session: Session, conversation_id: str, *, after: int = 0, limit: int | None = None
+) -> list[Message]:
+    """Return the messages of a conversation numbered after ``after``, in order.
+
+    Args:
+        session: The database session.
+        conversation_id: The conversation's id.
+        after: Return only messages with ``seq > after``.
+        limit: Return at most this many.
+
+    Returns:
+        The messages, by increasing ``seq``.
+    """
+    query = (
+        select(Message)
+        .where(Message.conversation_id == conversation_id, Message.seq > after)
+        .order_by(Message.seq)
+        .limit(limit)
+    )
+    return list(session.scalars(query))

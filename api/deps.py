@@ -1,0 +1,124 @@
+"""FastAPI dependencies, as typed aliases for route signatures (``session: SessionDep``).
+
+The small accessors are ``async def`` so that FastAPI calls them on the event loop rather than in its thread
+pool; ``get_session`` is a plain generator because opening and closing a session may block.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+import httpx
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from api import crud
+from api.config import Settings
+from api.db import Database
+from api.models import Conversation
+from api.rasa_client import RasaClient
+from api.turns import ConversationLocks
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the application opens at startup and closes at shutdown (kept in ``app.state.services``).
+
+    Attributes:
+        db: The database.
+        http: The shared HTTP client (Rasa, action server).
+        rasa: The Rasa client.
+        locks: The per-conversation turn locks.
+    """
+
+    db: Database
+    http: httpx.AsyncClient
+    rasa: RasaClient
+    locks: ConversationLocks
+
+
+async def get_settings(request: Request) -> Settings:
+    """Return the settings the application was created with."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def get_services(request: Request) -> Services:
+    """Return the application's services (available once the lifespan has started)."""
+    services: Services = request.app.state.services
+    return services
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+async def get_database(services: ServicesDep) -> Database:
+    """Return the database, for async routes: ``await db.run(crud.function, ...)``."""
+    return services.db
+
+
+def get_session(services: ServicesDep) -> Iterator[Session]:
+    """Open a database session for a plain ``def`` route, closed (uncommitted work rolled back) after it.
+
+    FastAPI runs ``def`` routes and this dependency in its thread pool, never on the event loop.
+    """
+    with services.db.session() as session:
+        yield session
+
+
+async def get_rasa(services: ServicesDep) -> RasaClient:
+    """Return the shared Rasa client."""
+    return services.rasa
+
+
+async def get_locks(services: ServicesDep) -> ConversationLocks:
+    """Return the per-conversation turn locks."""
+    return services.locks
+
+
+DatabaseDep = Annotated[Database, Depends(get_database)]
+SessionDep = Annotated[Session, Depends(get_session)]
+RasaDep = Annotated[RasaClient, Depends(get_rasa)]
+LocksDep = Annotated[ConversationLocks, Depends(get_locks)]
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="The token returned by POST /api/conversations, as `Authorization: Bearer TOKEN`.",
+)
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(
+        status_code=status.HTTP_401_UNAUTHORIZED,
+        detail=detail,
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+async def get_conversation(
+    conversation_id: str,
+    db: DatabaseDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Conversation:
+    """Return the conversation of the path, provided the request carries its bearer token.
+
+    Raises:
+        HTTPException: 401 without a bearer token or with a wrong one; 404 if there is no such conversation.
+    """
+    if credentials is None or not credentials.credentials:
+        raise _unauthorized(
+            "Missing bearer token: send the conversation's token as `Authorization: Bearer TOKEN`."
+        )
+    conversation = await db.run(crud.get_conversation, conversation_id)
+    if conversation is None:
+        raise HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail="No such conversation.")
+    if not crud.token_matches(conversation, credentials.credentials):
+        raise _unauthorized("This token does not authorise this conversation.")
+    return conversation
+
+
+ConversationDep = Annotated[Conversation, Depends(get_conversation)]

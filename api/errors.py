@@ -1,0 +1,92 @@
+"""Error responses that read well: ``{"detail": "text: must not be empty"}``, not a nested structure."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+_LOCATIONS = {"body", "query", "path", "header", "cookie"}
+_MESSAGES = {
+    "missing": "field required",
+    "json_invalid": "invalid JSON",
+    "extra_forbidden": "unexpected field",
+    "model_attributes_type": "expected a JSON object (sent with Content-Type: application/json)",
+}
+_VALUE_ERROR_PREFIXES = ("Value error, ", "Assertion failed, ")
+
+
+def _field_name(loc: Sequence[Any], error_type: str) -> str:
+    """Return the dotted name of the field an error is about (``text``, ``after``, ``body``…)."""
+    parts = [str(part) for part in loc]
+    if error_type == "json_invalid":
+        return parts[0] if parts else "body"
+    if len(parts) > 1 and parts[0] in _LOCATIONS:
+        parts = parts[1:]
+    return ".".join(parts) or "request"
+
+
+def _message(error: dict[str, Any]) -> str:
+    """Return the human-readable message of one validation error."""
+    error_type = str(error.get("type", ""))
+    if error_type in _MESSAGES:
+        return _MESSAGES[error_type]
+    message = str(error.get("msg", "invalid value"))
+    for prefix in _VALUE_ERROR_PREFIXES:
+        message = message.removeprefix(prefix)
+    return message[:1].lower() + message[1:]
+
+
+def describe_validation_errors(errors: Sequence[dict[str, Any]]) -> str:
+    """Summarise validation errors in one line, e.g. ``"text: must not be empty; after: …"``.
+
+    Args:
+        errors: Pydantic's errors (``RequestValidationError.errors()``).
+
+    Returns:
+        One ``field: message`` per error, separated by ``"; "``.
+    """
+    described = [
+        f"{_field_name(error.get('loc', ()), str(error.get('type', '')))}: {_message(error)}"
+        for error in errors
+    ]
+    return "; ".join(dict.fromkeys(described)) or "invalid request"
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    """Answer 422 with a one-line ``detail`` and the errors' locations and types in ``errors``."""
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    return JSONResponse(
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        content={
+            "detail": describe_validation_errors(errors),
+            "errors": jsonable_encoder(
+                [
+                    {"loc": error.get("loc", ()), "msg": _message(error), "type": error.get("type")}
+                    for error in errors
+                ]
+            ),
+        },
+    )
+
+
+async def _unexpected_error(_request: Request, _exc: Exception) -> JSONResponse:
+    """Answer 500 in JSON; the traceback is logged by the server, never shown to the client."""
+    return JSONResponse(
+        status_code=status.HTTP_500_INTERNAL_SERVER_ERROR, content={"detail": "Internal error."}
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the API's error handlers on an application.
+
+    Args:
+        app: The application.
+    """
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected_error)

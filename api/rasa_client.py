@@ -1,0 +1,233 @@
+"""Talking to the Rasa server through the project's ``guichet`` channel.
+
+The channel (``bot/``) answers ``POST {rasa_url}/webhooks/guichet/webhook`` with a JSON list of replies::
+
+    [{"text": str, "buttons": [{"title": str, "payload": str}], "language": "fr"|"en"|null,
+      "source": {"slug": str, "title": str, "url": str|null}|null}]
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+
+from api.config import Language
+
+logger = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/webhooks/guichet/webhook"
+LANGUAGES: frozenset[str] = frozenset({"fr", "en"})
+
+
+class RasaUnavailable(Exception):  # noqa: N818 (the name callers know)
+    """Rasa could not be reached, timed out, failed, or answered something that is not a list of replies."""
+
+
+class BotButton(BaseModel):
+    """A quick reply offered by the bot."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    title: str
+    payload: str
+
+
+class BotSource(BaseModel):
+    """The knowledge-base entry a reply answers from."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    slug: str
+    title: str
+    url: str | None = None
+
+
+class BotReply(BaseModel):
+    """One message of the bot, as the ``guichet`` channel sends it.
+
+    Attributes:
+        text: The text (empty when the bot sent only buttons).
+        buttons: Quick replies.
+        language: Language of the reply, when the bot knows it; any value but ``fr`` or ``en`` reads as None.
+        source: The knowledge-base entry the reply answers from, if any (None when it has no slug; the title
+            defaults to the slug).
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    text: str = ""
+    buttons: list[BotButton] = Field(default_factory=list)
+    language: Language | None = None
+    source: BotSource | None = None
+
+    @field_validator("text", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return "" if value is None else value
+
+    @field_validator("buttons", mode="before")
+    @classmethod
+    def _none_is_no_buttons(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _usable_source_or_none(cls, value: Any) -> Any:
+        if not isinstance(value, dict) or not isinstance(value.get("slug"), str) or not value["slug"]:
+            return None
+        title = value.get("title")
+        url = value.get("url")
+        return {
+            "slug": value["slug"],
+            "title": title if isinstance(title, str) and title else value["slug"],
+            "url": url if isinstance(url, str) and url else None,
+        }
+
+    @field_validator("language", mode="before")
+    @classmethod
+    def _known_language_or_none(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip().lower()
+        return value if value in LANGUAGES else None
+
+
+_REPLIES = TypeAdapter(list[BotReply])
+
+
+def parse_replies(payload: Any) -> list[BotReply]:
+    """Read the channel's answer into replies, dropping replies with neither text nor buttons.
+
+    Args:
+        payload: The decoded JSON answer of the channel.
+
+    Returns:
+        The replies, in order.
+
+    Raises:
+        RasaUnavailable: The answer is not a list of replies.
+    """
+    try:
+        replies = _REPLIES.validate_python(payload)
+    except ValidationError as exc:
+        raise RasaUnavailable(f"unexpected answer from Rasa: {exc.error_count()} error(s)") from exc
+    kept = [reply for reply in replies if reply.text.strip() or reply.buttons]
+    if len(kept) < len(replies):
+        logger.warning("Dropped %d empty replies from Rasa", len(replies) - len(kept))
+    return kept
+
+
+def turn_language(replies: Sequence[BotReply], default: str) -> str:
+    """Return the language of a turn: that of the last reply that states one, else ``default``.
+
+    Args:
+        replies: The bot's replies to one message.
+        default: The conversation's language so far.
+
+    Returns:
+        ``fr`` or ``en`` (or ``default``).
+    """
+    for reply in reversed(replies):
+        if reply.language is not None:
+            return reply.language
+    return default
+
+
+class RasaClient:
+    """Client of the Rasa server, sharing one HTTP connection pool.
+
+    Args:
+        base_url: Base URL of the Rasa server, e.g. ``http://127.0.0.1:5005``.
+        timeout: Seconds to wait for Rasa's answer to one message.
+        http: The shared HTTP client; the caller closes it. Without it, the client makes its own, closed by
+            ``aclose``.
+    """
+
+    def __init__(self, base_url: str, timeout: float, http: httpx.AsyncClient | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._owns_http = http is None
+        self._http = http if http is not None else httpx.AsyncClient(trust_env=False)
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this client made it."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def send(self, conversation_id: str, text: str, language: str) -> list[BotReply]:
+        """Send a citizen's message to the bot and return its replies.
+
+        Args:
+            conversation_id: The conversation, used as Rasa's sender id (one tracker per conversation).
+            text: The citizen's text, or a button's payload.
+            language: The conversation's current language, passed to Rasa as metadata.
+
+        Returns:
+            The bot's replies, in order (possibly none).
+
+        Raises:
+            RasaUnavailable: Rasa could not be reached, timed out, answered an error status or an unexpected
+                body.
+        """
+        body = {"sender": conversation_id, "message": text, "metadata": {"language": language}}
+        url = f"{self.base_url}{WEBHOOK_PATH}"
+        try:
+            response = await self._http.post(url, json=body, timeout=self.timeout)
+            response.raise_for_status()
+            payload = response.json()
+        except httpx.TimeoutException as exc:
+            raise RasaUnavailable(f"Rasa did not answer within {self.timeout:g} s") from exc
+        except httpx.HTTPStatusError as exc:
+            raise RasaUnavailable(f"Rasa answered HTTP {exc.response.status_code}") from exc
+        except httpx.HTTPError as exc:
+            raise RasaUnavailable(f"cannot reach Rasa at {self.base_url}: {type(exc).__name__}") from exc
+        except ValueError as exc:  # the body is not JSON
+            raise RasaUnavailable("Rasa answered a body that is not JSON") from exc
+        return parse_replies(payload)
+
+    async def is_ready(self, timeout: float = 2.0) -> bool:
+        """Tell whether the Rasa server answers ``GET /`` with 200.
+
+        Args:
+            timeout: Seconds to wait.
+
+        Returns:
+            True when Rasa is up.
+        """
+        return await self.status(timeout) is None
+
+    async def status(self, timeout: float = 2.0) -> str | None:
+        """Check the Rasa server, saying why it is not ready.
+
+        Args:
+            timeout: Seconds to wait.
+
+        Returns:
+            None when ``GET /`` answers 200, else a short reason.
+        """
+        return await probe(self._http, f"{self.base_url}/", timeout)
+
+
+async def probe(http: httpx.AsyncClient, url: str, timeout: float) -> str | None:
+    """GET a URL and say why it is not healthy.
+
+    Args:
+        http: The HTTP client.
+        url: The URL to GET.
+        timeout: Seconds to wait.
+
+    Returns:
+        None when the URL answers 200, else a short reason (``unreachable``, ``timed out``, ``HTTP 500``…).
+    """
+    try:
+        response = await http.get(url, timeout=timeout)
+    except httpx.TimeoutException:
+        return f"timed out after {timeout:g} s"
+    except httpx.HTTPError as exc:
+        return f"unreachable ({type(exc).__name__})"
+    if response.status_code != 200:
+        return f"HTTP {response.status_code}"
+    return None

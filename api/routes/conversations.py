@@ -1,0 +1,140 @@
+"""Citizens' conversations: create one, send it messages, read its messages."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, Body, HTTPException, Query, status
+from sqlalchemy.exc import IntegrityError
+
+from api import crud
+from api.deps import ConversationDep, DatabaseDep, LocksDep, RasaDep, SessionDep, SettingsDep
+from api.models import Message
+from api.rasa_client import RasaUnavailable
+from api.schemas import ConversationCreate, ConversationCreated, ErrorOut, MessageCreate, MessageOut, TurnOut
+from api.turns import take_turn
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/conversations", tags=["conversations"])
+
+RASA_UNAVAILABLE_DETAIL = "The assistant is temporarily unavailable; your message was saved."
+MAX_SEQ = 2**31 - 1
+DEFAULT_PAGE_SIZE = 500
+MAX_PAGE_SIZE = 1000
+
+_AUTH_RESPONSES: dict[int | str, dict[str, object]] = {
+    status.HTTP_401_UNAUTHORIZED: {
+        "model": ErrorOut,
+        "description": "No bearer token, or not this conversation's",
+    },
+    status.HTTP_404_NOT_FOUND: {"model": ErrorOut, "description": "No such conversation"},
+    422: {"model": ErrorOut, "description": "Invalid request; `detail` says what is wrong"},
+}
+
+
+def message_out(message: Message) -> MessageOut:
+    """Return the public form of a stored message."""
+    return MessageOut.model_validate(
+        {
+            "seq": message.seq,
+            "author": message.author,
+            "text": message.text,
+            "buttons": message.buttons or [],
+            "source": message.source,
+            "created_at": message.created_at,
+        }
+    )
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ConversationCreated,
+    responses={422: {"model": ErrorOut, "description": "Invalid body"}},
+    summary="Start a conversation",
+)
+def create_conversation(
+    session: SessionDep,
+    settings: SettingsDep,
+    body: Annotated[ConversationCreate | None, Body()] = None,
+) -> ConversationCreated:
+    """Start a conversation with the bot, in the given language or the commune's default one.
+
+    The answer's token authorises every later call on the conversation (``Authorization: Bearer TOKEN``); it
+    is not stored and cannot be shown again.
+    """
+    language = body.language if body is not None and body.language is not None else settings.default_language
+    conversation, token = crud.create_conversation(session, language=language)
+    logger.info("Conversation %s created (%s)", conversation.id, language)
+    return ConversationCreated(id=conversation.id, token=token)
+
+
+@router.post(
+    "/{conversation_id}/messages",
+    response_model=TurnOut,
+    responses={
+        **_AUTH_RESPONSES,
+        status.HTTP_409_CONFLICT: {
+            "model": ErrorOut,
+            "description": "Another message was stored at the same time",
+        },
+        status.HTTP_503_SERVICE_UNAVAILABLE: {
+            "model": ErrorOut,
+            "description": "The bot could not answer; the message is stored all the same",
+        },
+    },
+    summary="Send a message (or a button's payload) and get the bot's replies",
+)
+async def post_message(
+    body: MessageCreate,
+    conversation: ConversationDep,
+    db: DatabaseDep,
+    rasa: RasaDep,
+    locks: LocksDep,
+) -> TurnOut:
+    """Store the citizen's message first, then, while the bot has the conversation, return the bot's replies.
+
+    While the conversation waits for or is with a human agent, the message goes to the agents and
+    ``messages`` is empty.
+    """
+    try:
+        turn = await take_turn(db, conversation, body.text, rasa=rasa, locks=locks)
+    except RasaUnavailable as exc:
+        logger.warning("Conversation %s: %s", conversation.id, exc)
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=RASA_UNAVAILABLE_DETAIL) from exc
+    except crud.ConversationNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="No such conversation.") from exc
+    except IntegrityError as exc:
+        logger.warning("Conversation %s: concurrent write refused by the database", conversation.id)
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            detail="Another message of this conversation was being stored; send it again.",
+        ) from exc
+    return TurnOut.model_validate(
+        {
+            "mode": turn.mode,
+            "language": turn.language,
+            "messages": [message_out(message) for message in turn.messages],
+        }
+    )
+
+
+@router.get(
+    "/{conversation_id}/messages",
+    response_model=list[MessageOut],
+    responses=_AUTH_RESPONSES,
+    summary="Read the conversation's messages",
+)
+def list_messages(
+    conversation: ConversationDep,
+    session: SessionDep,
+    after: Annotated[int, Query(ge=0, le=MAX_SEQ, description="Only messages with a greater `seq`.")] = 0,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_PAGE_SIZE, description="At most this many messages; page on with `after`.")
+    ] = DEFAULT_PAGE_SIZE,
+) -> list[MessageOut]:
+    """Return the conversation's messages numbered after ``after``, oldest first, at most ``limit``."""
+    messages = crud.list_messages(session, conversation.id, after=after, limit=limit)
+    return [message_out(message) for message in messages]

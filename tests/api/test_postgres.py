@@ -1,0 +1,112 @@
+"""The same schema and conversation round trip on PostgreSQL (the database for deployments at scale).
+
+Each test works in a schema of its own (``search_path`` in the URL), dropped afterwards: runs never collide.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+
+import anyio
+import httpx
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, inspect
+
+from api.config import Settings, sqlalchemy_url
+from api.db import run_migrations
+from api.main import create_app
+from tests.api.helpers import start_conversation
+
+SERVER_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture
+def pg_database_url() -> Iterator[str]:
+    """A GUICHET_DATABASE_URL pointing at a new, empty schema of the test server."""
+    schema = f"guichet_test_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(SERVER_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL is not reachable at {SERVER_URL}: {exc}")
+    with admin:
+        admin.execute(f'CREATE SCHEMA "{schema}"')
+        try:
+            yield f"{SERVER_URL}?options=-csearch_path%3D{schema}"
+        finally:
+            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def test_migration_creates_the_schema(pg_database_url: str) -> None:
+    run_migrations(pg_database_url)
+    run_migrations(pg_database_url)  # idempotent
+
+    engine = create_engine(sqlalchemy_url(pg_database_url))
+    try:
+        inspector = inspect(engine)
+        assert set(inspector.get_table_names()) == {"alembic_version", "conversations", "messages"}
+        unique = inspector.get_unique_constraints("messages")
+        assert [c["column_names"] for c in unique] == [["conversation_id", "seq"]]
+        assert ["conversation_id"] in [i["column_names"] for i in inspector.get_indexes("messages")]
+    finally:
+        engine.dispose()
+
+
+def test_conversation_round_trip(pg_database_url: str, make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings(GUICHET_DATABASE_URL=pg_database_url)
+
+    with TestClient(create_app(settings)) as client:
+        conversation_id, headers = start_conversation(client, "en")
+        url = f"/api/conversations/{conversation_id}/messages"
+        first = client.post(url, json={"text": "How do I renew my passport?"}, headers=headers)
+        second = client.post(url, json={"text": "Hello?"}, headers=headers)
+        listed = client.get(url, params={"after": 1}, headers=headers)
+        health = client.get("/health").json()
+        assert client.get(url, headers={"Authorization": "Bearer nope"}).status_code == 401
+
+    assert (first.status_code, second.status_code) == (503, 503)
+    assert [(m["seq"], m["author"], m["text"]) for m in listed.json()] == [(2, "citizen", "Hello?")]
+    assert listed.json()[0]["created_at"].endswith("Z")
+    assert health["checks"]["database"] == "ok"
+
+
+def test_bad_input_is_refused_not_an_error(
+    pg_database_url: str, make_settings: Callable[..., Settings]
+) -> None:
+    with TestClient(create_app(make_settings(GUICHET_DATABASE_URL=pg_database_url))) as client:
+        conversation_id, headers = start_conversation(client)
+        url = f"/api/conversations/{conversation_id}/messages"
+
+        assert client.post(url, json={"text": "nul \x00 byte"}, headers=headers).status_code == 422
+        assert client.get(url, params={"after": 2**40}, headers=headers).status_code == 422
+        assert client.get("/api/conversations/%00/messages", headers=headers).status_code == 404
+        assert client.get(url, headers={"Authorization": "Bearer \x7f\x00"}).status_code == 401
+
+
+@pytest.mark.anyio
+async def test_concurrent_messages_keep_distinct_seqs(
+    pg_database_url: str, make_settings: Callable[..., Settings]
+) -> None:
+    app = create_app(make_settings(GUICHET_DATABASE_URL=pg_database_url))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as client,
+    ):
+        created = (await client.post("/api/conversations")).json()
+        headers = {"Authorization": f"Bearer {created['token']}"}
+        url = f"/api/conversations/{created['id']}/messages"
+        statuses: list[int] = []
+
+        async def send(number: int) -> None:
+            response = await client.post(url, json={"text": f"message {number}"}, headers=headers)
+            statuses.append(response.status_code)
+
+        async with anyio.create_task_group() as tasks:
+            for number in range(12):
+                tasks.start_soon(send, number)
+        listed = (await client.get(url, headers=headers)).json()
+
+    assert statuses == [503] * 12
+    assert [m["seq"] for m in listed] == list(range(1, 13))
