@@ -67,19 +67,35 @@ def service_specs(settings: Settings, model: Path, var_dir: Path) -> list[Servic
         ServiceSpec(
             name="rasa",
             argv=[
-                str(REPO / ".venv-rasa" / "bin" / "rasa"), "run",
-                "--model", str(model),
-                "--endpoints", "bot/endpoints.yml",
-                "--credentials", "bot/credentials.yml",
-                "--interface", "127.0.0.1",
-                "--port", str(settings.rasa_port),
-            ],  # fmt: skip
+                str(REPO / ".venv-rasa" / "bin" / "rasa"),
+                "run",
+                "--model",
+                str(model),
+                "--endpoints",
+                "bot/endpoints.yml",
+                "--credentials",
+                "bot/credentials.yml",
+                "--interface",
+                "127.0.0.1",
+                "--port",
+                str(settings.rasa_port),
+            ],
             ready_url=f"{settings.rasa_url}/",
             env=rasa_env,
         ),
         ServiceSpec(
             name="actions",
-            argv=[sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.actions_port)],
+            argv=[
+                sys.executable,
+                "-m",
+                "rasa_sdk",
+                "--actions",
+                "actions",
+                "--endpoints",
+                "bot/endpoints.yml",
+                "--port",
+                str(settings.actions_port),
+            ],
             ready_url=f"{settings.actions_url}/health",
             env={**base, "SANIC_HOST": "127.0.0.1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"},
         ),
@@ -95,7 +111,9 @@ def service_specs(settings: Settings, model: Path, var_dir: Path) -> list[Servic
 class Stack:
     """Starts, watches and stops a set of processes, merging their output."""
 
-    def __init__(self, specs: list[ServiceSpec], out: TextIO | None = None, colour: bool | None = None) -> None:
+    def __init__(
+        self, specs: list[ServiceSpec], out: TextIO | None = None, colour: bool | None = None
+    ) -> None:
         """Prepares the stack; nothing starts before :meth:`start`.
 
         Args:
@@ -170,19 +188,22 @@ class Stack:
                 time.sleep(0.5)
 
     def stop(self, timeout: float = 20.0) -> None:
-        """Stops every process: SIGTERM to its group, SIGKILL after the timeout."""
+        """Stops every process.
+
+        SIGTERM goes to each process itself, which shuts its own workers down (Sanic
+        fails noisily when its workers get the signal at the same time); whatever is
+        left of a process group after the timeout, or after its leader exits, is killed.
+        """
         for process in self.processes.values():
             if process.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGTERM)
+                process.terminate()
         deadline = time.monotonic() + timeout
         for process in self.processes.values():
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
         for thread in self._threads:
             thread.join(timeout=2)
 

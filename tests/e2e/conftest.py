@@ -1,0 +1,68 @@
+"""One real stack (Rasa server, action server, API) for the whole test session.
+
+The processes are started by :class:`scripts.stack.Stack`, as ``make run`` does,
+on free ports, with their databases in a temporary folder. Their combined log is
+written to that folder and printed when the stack fails to start.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api.config import Settings
+from scripts.stack import Stack, StackError, prepare, service_specs
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class RunningStack:
+    """What a test needs to talk to the running stack."""
+
+    api_url: str
+    settings: Settings
+    var_dir: Path
+    log: Path
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.api_url, timeout=30.0)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    var_dir = tmp_path_factory.mktemp("stack")
+    environment = {
+        "GUICHET_API_PORT": str(free_port()),
+        "GUICHET_RASA_PORT": str(free_port()),
+        "GUICHET_ACTIONS_PORT": str(free_port()),
+        "GUICHET_DATABASE_URL": f"sqlite:///{var_dir / 'guichet.db'}",
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in environment.items():
+            patch.setenv(name, value)
+        settings = Settings()
+        model = prepare()
+        log = var_dir / "stack.log"
+        with log.open("w", encoding="utf-8") as out:
+            running = Stack(service_specs(settings, model, var_dir), out=out, colour=False)
+            running.start()
+            try:
+                running.wait_until_ready(timeout=400)
+            except StackError as error:
+                running.stop()
+                out.flush()
+                pytest.fail(f"{error}\n--- stack log (end) ---\n{log.read_text(encoding='utf-8')[-8000:]}")
+            try:
+                yield RunningStack(f"http://127.0.0.1:{settings.api_port}", settings, var_dir, log)
+            finally:
+                running.stop()
