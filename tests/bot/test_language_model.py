@@ -15,7 +15,11 @@ import yaml
 from bot.components.language_model import NaiveBayesLanguageModel, detect
 
 REPO = Path(__file__).resolve().parents[2]
-SETTINGS = {"min_words": 3, "min_margin": 0.05}
+
+
+def decide(model: NaiveBayesLanguageModel, text: str, hint: str | None) -> tuple[str | None, float]:
+    """The decision with the component's default settings."""
+    return detect(model, text, hint, min_words=3, min_margin=0.05)
 
 
 def training_examples() -> list[tuple[str, str]]:
@@ -39,7 +43,10 @@ def test_every_nlu_block_names_its_language() -> None:
     for path in sorted((REPO / "training_data" / "nlu").glob("*.yml")):
         for block in yaml.safe_load(path.read_text(encoding="utf-8"))["nlu"]:
             if "intent" in block:
-                assert (block.get("metadata") or {}).get("language") == path.stem, (path.name, block["intent"])
+                assert (block.get("metadata") or {}).get("language") == path.stem, (
+                    path.name,
+                    block["intent"],
+                )
 
 
 HELD_OUT = [
@@ -60,7 +67,7 @@ HELD_OUT = [
 
 @pytest.mark.parametrize(("text", "expected"), HELD_OUT)
 def test_held_out_sentences_are_recognised(model: NaiveBayesLanguageModel, text: str, expected: str) -> None:
-    language, confidence = detect(model, text, None, **SETTINGS)
+    language, confidence = decide(model, text, None)
     assert language == expected
     assert confidence > 0.5
 
@@ -70,12 +77,12 @@ def test_held_out_sentences_are_recognised(model: NaiveBayesLanguageModel, text:
 def test_short_messages_keep_the_conversation_language(
     model: NaiveBayesLanguageModel, text: str, hint: str
 ) -> None:
-    assert detect(model, text, hint, **SETTINGS)[0] == hint
+    assert decide(model, text, hint)[0] == hint
 
 
 def test_a_full_sentence_switches_language_against_the_hint(model: NaiveBayesLanguageModel) -> None:
-    assert detect(model, "could you tell me how to get a birth certificate", "fr", **SETTINGS)[0] == "en"
-    assert detect(model, "pouvez-vous me dire comment obtenir un acte de naissance", "en", **SETTINGS)[0] == "fr"
+    assert decide(model, "could you tell me how to get a birth certificate", "fr")[0] == "en"
+    assert decide(model, "pouvez-vous me dire comment obtenir un acte de naissance", "en")[0] == "fr"
 
 
 def test_serialisation_round_trip(model: NaiveBayesLanguageModel) -> None:
@@ -85,4 +92,4 @@ def test_serialisation_round_trip(model: NaiveBayesLanguageModel) -> None:
 
 
 def test_no_letters_means_no_decision_without_a_hint(model: NaiveBayesLanguageModel) -> None:
-    assert detect(model, "12345 ???", None, **SETTINGS)[0] is None
+    assert decide(model, "12345 ???", None)[0] is None

@@ -8,7 +8,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from scripts.model import REPO, RASA, rasa_environment
+from scripts.model import RASA, REPO, rasa_environment
 
 
 def run_rasa(*args: str) -> subprocess.CompletedProcess[str]:
@@ -19,7 +19,14 @@ def run_rasa(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_rasa_data_validate_finds_no_error() -> None:
     result = run_rasa(
-        "data", "validate", "--domain", "bot/domain.yml", "--data", "training_data", "--config", "bot/config.yml"
+        "data",
+        "validate",
+        "--domain",
+        "bot/domain.yml",
+        "--data",
+        "training_data",
+        "--config",
+        "bot/config.yml",
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
