@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-import anyio
-import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
@@ -18,7 +16,7 @@ from fastapi.testclient import TestClient
 from api.config import Settings
 from api.routes.conversations import RASA_UNAVAILABLE_DETAIL
 from api.schemas import MAX_MESSAGE_LENGTH
-from tests.api.helpers import start_conversation
+from tests.api.helpers import send_concurrently, start_conversation
 
 
 def messages_url(conversation_id: str) -> str:
@@ -152,24 +150,7 @@ def test_conversations_do_not_share_messages(client: TestClient) -> None:
 
 @pytest.mark.anyio
 async def test_concurrent_messages_of_one_conversation_keep_distinct_seqs(app: FastAPI) -> None:
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as client,
-    ):
-        created = (await client.post("/api/conversations")).json()
-        headers = {"Authorization": f"Bearer {created['token']}"}
-        url = messages_url(created["id"])
-        statuses: list[int] = []
-
-        async def send(number: int) -> None:
-            response = await client.post(url, json={"text": f"message {number}"}, headers=headers)
-            statuses.append(response.status_code)
-
-        async with anyio.create_task_group() as tasks:
-            for number in range(12):
-                tasks.start_soon(send, number)
-
-        listed = (await client.get(url, headers=headers)).json()
+    statuses, listed = await send_concurrently(app, 12)
 
     assert statuses == [503] * 12
     assert [m["seq"] for m in listed] == list(range(1, 13))

@@ -8,8 +8,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 
-import anyio
-import httpx
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
@@ -18,7 +16,7 @@ from sqlalchemy import create_engine, inspect
 from api.config import Settings, sqlalchemy_url
 from api.db import run_migrations
 from api.main import create_app
-from tests.api.helpers import start_conversation
+from tests.api.helpers import send_concurrently, start_conversation
 
 SERVER_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -90,23 +88,7 @@ async def test_concurrent_messages_keep_distinct_seqs(
     pg_database_url: str, make_settings: Callable[..., Settings]
 ) -> None:
     app = create_app(make_settings(GUICHET_DATABASE_URL=pg_database_url))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as client,
-    ):
-        created = (await client.post("/api/conversations")).json()
-        headers = {"Authorization": f"Bearer {created['token']}"}
-        url = f"/api/conversations/{created['id']}/messages"
-        statuses: list[int] = []
-
-        async def send(number: int) -> None:
-            response = await client.post(url, json={"text": f"message {number}"}, headers=headers)
-            statuses.append(response.status_code)
-
-        async with anyio.create_task_group() as tasks:
-            for number in range(12):
-                tasks.start_soon(send, number)
-        listed = (await client.get(url, headers=headers)).json()
+    statuses, listed = await send_concurrently(app, 12)
 
     assert statuses == [503] * 12
     assert [m["seq"] for m in listed] == list(range(1, 13))
