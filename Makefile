@@ -52,13 +52,13 @@ run: model index
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy api actions knowledge_base scripts tests
+	$(VENV)/bin/mypy api actions knowledge_base scripts benchmarks tests
 
 test: lint model index
 	$(PY) -m pytest
 
 bench: model index
-	$(PY) -m pytest benchmarks -q -s -p no:cacheprovider
+	$(PY) -m benchmarks
 
 lock: setup
 	$(VENV)/bin/pip freeze --exclude-editable | grep -v '^guichet' > requirements/app.lock

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -46,6 +47,26 @@ class ServiceSpec:
     argv: list[str]
     ready_url: str
     env: dict[str, str] = field(default_factory=dict)
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def isolated_environment(var_dir: Path) -> dict[str, str]:
+    """``GUICHET_*`` variables for a stack of its own: free ports, its database in ``var_dir``.
+
+    Tests and benchmarks run their stack with these, beside any stack started by ``make run``.
+    """
+    return {
+        "GUICHET_API_PORT": str(free_port()),
+        "GUICHET_RASA_PORT": str(free_port()),
+        "GUICHET_ACTIONS_PORT": str(free_port()),
+        "GUICHET_DATABASE_URL": f"sqlite:///{var_dir / 'guichet.db'}",
+    }
 
 
 def service_specs(settings: Settings, model: Path, var_dir: Path) -> list[ServiceSpec]:

@@ -7,7 +7,6 @@ written to that folder and printed when the stack fails to start.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,13 +15,7 @@ import httpx
 import pytest
 
 from api.config import Settings
-from scripts.stack import Stack, StackError, prepare, service_specs
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from scripts.stack import Stack, StackError, isolated_environment, prepare, service_specs
 
 
 @dataclass(frozen=True)
@@ -41,12 +34,7 @@ class RunningStack:
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     var_dir = tmp_path_factory.mktemp("stack")
-    environment = {
-        "GUICHET_API_PORT": str(free_port()),
-        "GUICHET_RASA_PORT": str(free_port()),
-        "GUICHET_ACTIONS_PORT": str(free_port()),
-        "GUICHET_DATABASE_URL": f"sqlite:///{var_dir / 'guichet.db'}",
-    }
+    environment = isolated_environment(var_dir)
     with pytest.MonkeyPatch.context() as patch:
         for name, value in environment.items():
             patch.setenv(name, value)

@@ -1,0 +1,1 @@
+"""Benchmarks (``make bench``): speed of the knowledge base and of whole chat turns."""
