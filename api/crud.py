@@ -73,12 +73,15 @@ def token_matches(conversation: Conversation, token: str) -> bool:
     return hmac.compare_digest(hash_token(token), conversation.token_hash)
 
 
-def create_conversation(session: Session, *, language: str) -> tuple[Conversation, str]:
+def create_conversation(
+    session: Session, *, language: str, language_known: bool = True
+) -> tuple[Conversation, str]:
     """Create a conversation in bot mode and commit it.
 
     Args:
         session: The database session.
         language: The conversation's language, ``fr`` or ``en``.
+        language_known: False when ``language`` is only the commune's default (the citizen chose none).
 
     Returns:
         The conversation and its bearer token (stored only as a hash: it cannot be shown again).
@@ -89,6 +92,7 @@ def create_conversation(session: Session, *, language: str) -> tuple[Conversatio
         id=uuid.uuid4().hex,
         token_hash=hash_token(token),
         language=language,
+        language_known=language_known,
         mode=ConversationMode.BOT.value,
         created_at=now,
         updated_at=now,
@@ -130,7 +134,8 @@ def add_messages(
         session: The database session.
         conversation_id: The conversation's id.
         messages: The messages, in order (possibly none).
-        language: A new language for the conversation, set in the same transaction.
+        language: The conversation's language as the bot recognised it, set in the same transaction (the
+            language is then known).
         language_of: Ids of stored messages whose language becomes ``language`` (e.g. the citizen's message
             once the bot has recognised its language).
 
@@ -164,6 +169,7 @@ def add_messages(
     conversation.updated_at = now
     if language is not None:
         conversation.language = language
+        conversation.language_known = True
         if language_of:
             session.execute(update(Message).where(Message.id.in_(language_of)).values(language=language))
     session.commit()

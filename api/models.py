@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Dialect,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -100,6 +102,8 @@ class Conversation(Base):
         id: Random identifier (uuid4 hex).
         token_hash: SHA-256 (hex) of the conversation's bearer token; the token itself is never stored.
         language: Current language, ``fr`` or ``en``; follows the language the bot last answered in.
+        language_known: Whether the citizen chose the language or the bot recognised it; until then
+            ``language`` is only the commune's default, and the bot decides from the citizen's first message.
         mode: ``bot``, ``waiting`` or ``agent`` (see ``ConversationMode``).
         created_at: Creation time (UTC).
         updated_at: Time of the last change or message (UTC).
@@ -114,6 +118,7 @@ class Conversation(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64))
     language: Mapped[str] = mapped_column(String(8))
+    language_known: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     mode: Mapped[str] = mapped_column(String(16), default=ConversationMode.BOT.value)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

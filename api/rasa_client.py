@@ -157,13 +157,14 @@ class RasaClient:
         if self._owns_http:
             await self._http.aclose()
 
-    async def send(self, conversation_id: str, text: str, language: str) -> list[BotReply]:
+    async def send(self, conversation_id: str, text: str, language: str | None) -> list[BotReply]:
         """Send a citizen's message to the bot and return its replies.
 
         Args:
             conversation_id: The conversation, used as Rasa's sender id (one tracker per conversation).
             text: The citizen's text, or a button's payload.
-            language: The conversation's current language, passed to Rasa as metadata.
+            language: The conversation's current language, passed to Rasa as metadata so that short or
+                ambiguous messages keep it; None while it is not known (the bot then decides alone).
 
         Returns:
             The bot's replies, in order (possibly none).
@@ -172,7 +173,8 @@ class RasaClient:
             RasaUnavailable: Rasa could not be reached, timed out, answered an error status or an unexpected
                 body.
         """
-        body = {"sender": conversation_id, "message": text, "metadata": {"language": language}}
+        metadata = {"language": language} if language is not None else {}
+        body = {"sender": conversation_id, "message": text, "metadata": metadata}
         url = f"{self.base_url}{WEBHOOK_PATH}"
         try:
             response = await self._http.post(url, json=body, timeout=self.timeout)

@@ -108,7 +108,8 @@ async def take_turn(
             return TurnResult(conversation.mode, conversation.language, citizen_message, [])
 
         started = time.perf_counter()
-        replies = await rasa.send(conversation.id, text, conversation.language)
+        hint = conversation.language if conversation.language_known else None
+        replies = await rasa.send(conversation.id, text, hint)
         logger.info(
             "Conversation %s: %d replies from Rasa in %.0f ms",
             conversation.id,
@@ -132,7 +133,7 @@ async def take_turn(
                 )
                 for reply in replies
             ],
-            language=language,
+            language=language if recognised else None,
             language_of=[citizen_message.id] if recognised else [],
         )
         if recognised:

@@ -65,8 +65,11 @@ def create_conversation(
     The answer's token authorises every later call on the conversation (``Authorization: Bearer TOKEN``); it
     is not stored and cannot be shown again.
     """
-    language = body.language if body is not None and body.language is not None else settings.default_language
-    conversation, token = crud.create_conversation(session, language=language)
+    chosen = body.language if body is not None else None
+    language = chosen or settings.default_language
+    conversation, token = crud.create_conversation(
+        session, language=language, language_known=chosen is not None
+    )
     logger.info("Conversation %s created (%s)", conversation.id, language)
     return ConversationCreated(id=conversation.id, token=token)
 

@@ -28,17 +28,17 @@ def stored_conversation(settings: Settings, conversation_id: str) -> dict[str, o
 
 
 @pytest.mark.parametrize(
-    ("body", "language"),
+    ("body", "language", "known"),
     [
-        (None, "fr"),
-        ({}, "fr"),
-        ({"language": None}, "fr"),
-        ({"language": "en"}, "en"),
-        ({"language": "fr"}, "fr"),
+        (None, "fr", False),
+        ({}, "fr", False),
+        ({"language": None}, "fr", False),
+        ({"language": "en"}, "en", True),
+        ({"language": "fr"}, "fr", True),
     ],
 )
 def test_create_conversation(
-    client: TestClient, settings: Settings, body: dict[str, object] | None, language: str
+    client: TestClient, settings: Settings, body: dict[str, object] | None, language: str, known: bool
 ) -> None:
     response = client.post("/api/conversations", json=body)
 
@@ -50,6 +50,7 @@ def test_create_conversation(
     assert len(created["token"]) >= 43
     row = stored_conversation(settings, created["id"])
     assert row["language"] == language
+    assert bool(row["language_known"]) is known
     assert row["mode"] == "bot"
     assert row["token_hash"] == hashlib.sha256(created["token"].encode()).hexdigest()
     assert created["token"] not in str(row)

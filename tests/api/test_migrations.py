@@ -36,6 +36,7 @@ def test_upgrade_creates_the_schema_on_an_empty_file(empty_sqlite: str) -> None:
             "id",
             "token_hash",
             "language",
+            "language_known",
             "mode",
             "created_at",
             "updated_at",

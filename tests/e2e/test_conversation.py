@@ -106,6 +106,16 @@ def test_english_conversation_is_answered_in_english(stack: RunningStack) -> Non
         assert switched["messages"][0]["source"]["slug"] == "opening-hours"
 
 
+def test_a_conversation_without_a_chosen_language_follows_the_first_message(stack: RunningStack) -> None:
+    with stack.client() as client:
+        conversation, headers = open_conversation(client, None)
+        greeting = say(client, conversation, headers, "Hello!")
+        assert greeting["language"] == "en"
+        assert greeting["messages"][0]["text"].startswith("Hello!")
+        # from now on the language is known: a short French word keeps the conversation in English
+        assert say(client, conversation, headers, "merci")["language"] == "en"
+
+
 def test_out_of_scope_questions_get_no_knowledge_base_answer(stack: RunningStack) -> None:
     with stack.client() as client:
         for language, text in [

@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("language", sa.String(length=8), nullable=False),
+        sa.Column("language_known", sa.Boolean(), server_default=sa.true(), nullable=False),
         sa.Column("mode", sa.String(length=16), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
