@@ -17,6 +17,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from api.ratelimit import DEFAULT_RATE_LIMITS, parse_rate_limits
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 """The repository root: the folder holding the ``api`` package."""
 
@@ -110,6 +112,8 @@ class Settings(BaseSettings):
         default_language: Language of a conversation whose citizen did not choose one.
         rasa_timeout: Seconds to wait for Rasa's answer to one message.
         health_check_timeout: Seconds each check of ``GET /health`` may take.
+        rate_limits: Limits of the citizens' endpoints: ``off``, or ``conversations=N/UNIT,messages=N/UNIT``
+            (new conversations per client address, messages per conversation; see ``api.ratelimit``).
     """
 
     model_config = SettingsConfigDict(
@@ -132,6 +136,7 @@ class Settings(BaseSettings):
     default_language: Language = "fr"
     rasa_timeout: float = Field(default=10.0, gt=0)
     health_check_timeout: float = Field(default=2.0, gt=0)
+    rate_limits: str = DEFAULT_RATE_LIMITS
 
     @field_validator("environment")
     @classmethod
@@ -147,6 +152,12 @@ class Settings(BaseSettings):
         except ArgumentError as exc:
             raise ValueError(f"not a database URL: {exc}") from exc
         return value
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _check_rate_limits(cls, value: str) -> str:
+        parse_rate_limits(value)
+        return value.strip()
 
     @field_validator("redis_url")
     @classmethod

@@ -20,6 +20,7 @@ from api.config import Settings
 from api.db import Database
 from api.models import Conversation
 from api.rasa_client import RasaClient
+from api.ratelimit import CONVERSATIONS, MESSAGES, RateLimits
 from api.turns import ConversationLocks
 
 
@@ -32,12 +33,14 @@ class Services:
         http: The shared HTTP client (Rasa, action server).
         rasa: The Rasa client.
         locks: The per-conversation turn locks.
+        rate_limits: The limits of the citizens' endpoints.
     """
 
     db: Database
     http: httpx.AsyncClient
     rasa: RasaClient
     locks: ConversationLocks
+    rate_limits: RateLimits
 
 
 async def get_settings(request: Request) -> Settings:
@@ -122,3 +125,26 @@ async def get_conversation(
 
 
 ConversationDep = Annotated[Conversation, Depends(get_conversation)]
+
+
+async def limit_new_conversations(request: Request, services: ServicesDep) -> None:
+    """Counts a new conversation against its client address's limit.
+
+    Raises:
+        RateLimitError: over the limit (answered 429 with ``Retry-After``).
+    """
+    address = request.client.host if request.client is not None else "unknown"
+    services.rate_limits.check(CONVERSATIONS, address)
+
+
+async def limit_messages(conversation: ConversationDep, services: ServicesDep) -> None:
+    """Counts a citizen message against its conversation's limit (after the token is checked).
+
+    Raises:
+        RateLimitError: over the limit (answered 429 with ``Retry-After``).
+    """
+    services.rate_limits.check(MESSAGES, conversation.id)
+
+
+NewConversationLimit = Depends(limit_new_conversations)
+MessageLimit = Depends(limit_messages)

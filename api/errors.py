@@ -10,6 +10,8 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from api.ratelimit import RateLimitError
+
 _LOCATIONS = {"body", "query", "path", "header", "cookie"}
 _MESSAGES = {
     "missing": "field required",
@@ -75,6 +77,16 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _rate_limited(_request: Request, exc: Exception) -> JSONResponse:
+    """Answer 429 with a readable ``detail`` and ``Retry-After`` (whole seconds)."""
+    assert isinstance(exc, RateLimitError)
+    return JSONResponse(
+        status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+        content={"detail": str(exc)},
+        headers={"Retry-After": str(exc.retry_after)},
+    )
+
+
 async def _unexpected_error(_request: Request, _exc: Exception) -> JSONResponse:
     """Answer 500 in JSON; the traceback is logged by the server, never shown to the client."""
     return JSONResponse(
@@ -89,4 +101,5 @@ def install_error_handlers(app: FastAPI) -> None:
         app: The application.
     """
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(RateLimitError, _rate_limited)
     app.add_exception_handler(Exception, _unexpected_error)

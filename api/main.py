@@ -14,6 +14,7 @@ from api.db import Database, create_db_engine, run_migrations
 from api.deps import Services
 from api.errors import install_error_handlers
 from api.rasa_client import RasaClient
+from api.ratelimit import RateLimits, parse_rate_limits
 from api.routes import conversations, health
 from api.turns import ConversationLocks
 
@@ -43,6 +44,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         http=http,
         rasa=RasaClient(settings.rasa_url, timeout=settings.rasa_timeout, http=http),
         locks=ConversationLocks(),
+        rate_limits=RateLimits(parse_rate_limits(settings.rate_limits)),
     )
     logger.info(
         "Guichet API ready (%s; database %s; Rasa at %s)",

@@ -104,6 +104,7 @@ def bench_turns(turns: int, concurrency: int) -> None:
     with tempfile.TemporaryDirectory() as var:
         var_dir = Path(var)
         os.environ.update(isolated_environment(var_dir))
+        os.environ["GUICHET_RATE_LIMITS"] = "off"  # a load test, from one address
         settings = Settings()
         model = prepare()
         log_path = var_dir / "stack.log"

@@ -9,7 +9,16 @@ from fastapi import APIRouter, Body, HTTPException, Query, status
 from sqlalchemy.exc import IntegrityError
 
 from api import crud
-from api.deps import ConversationDep, DatabaseDep, LocksDep, RasaDep, SessionDep, SettingsDep
+from api.deps import (
+    ConversationDep,
+    DatabaseDep,
+    LocksDep,
+    MessageLimit,
+    NewConversationLimit,
+    RasaDep,
+    SessionDep,
+    SettingsDep,
+)
 from api.models import Message
 from api.rasa_client import RasaUnavailable
 from api.schemas import ConversationCreate, ConversationCreated, ErrorOut, MessageCreate, MessageOut, TurnOut
@@ -52,7 +61,11 @@ def message_out(message: Message) -> MessageOut:
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=ConversationCreated,
-    responses={422: {"model": ErrorOut, "description": "Invalid body"}},
+    dependencies=[NewConversationLimit],
+    responses={
+        422: {"model": ErrorOut, "description": "Invalid body"},
+        429: {"model": ErrorOut, "description": "Too many new conversations from this address"},
+    },
     summary="Start a conversation",
 )
 def create_conversation(
@@ -77,8 +90,13 @@ def create_conversation(
 @router.post(
     "/{conversation_id}/messages",
     response_model=TurnOut,
+    dependencies=[MessageLimit],
     responses={
         **_AUTH_RESPONSES,
+        status.HTTP_429_TOO_MANY_REQUESTS: {
+            "model": ErrorOut,
+            "description": "Too many messages in this conversation",
+        },
         status.HTTP_409_CONFLICT: {
             "model": ErrorOut,
             "description": "Another message was stored at the same time",
