@@ -26,7 +26,7 @@ $(APP_STAMP): requirements/app.lock pyproject.toml
 	@test -x "$(PYTHON311)" || { echo "Python 3.11 is needed (python3.11 or python3)"; exit 1; }
 	$(PYTHON311) -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version'
 	test -x $(VENV)/bin/python || $(PYTHON311) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade "pip>=24"
+	$(VENV)/bin/pip install --quiet "pip==26.3"
 	$(VENV)/bin/pip install --quiet --progress-bar off -r requirements/app.lock
 	$(VENV)/bin/pip install --quiet --no-deps -e .
 	touch $@
@@ -34,7 +34,7 @@ $(APP_STAMP): requirements/app.lock pyproject.toml
 $(RASA_STAMP): requirements/rasa.lock
 	@test -x "$(PYTHON310)" || { echo "Python 3.10.13 is needed for Rasa: pyenv install 3.10.13"; exit 1; }
 	test -x $(VENV_RASA)/bin/python || $(PYTHON310) -m venv $(VENV_RASA)
-	$(VENV_RASA)/bin/pip install --quiet "pip>=24,<25"
+	$(VENV_RASA)/bin/pip install --quiet "pip==24.3.1"
 	$(VENV_RASA)/bin/pip install --quiet --progress-bar off -r requirements/rasa.lock
 	touch $@
 
