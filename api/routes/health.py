@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 from collections.abc import Awaitable
 
@@ -35,10 +34,9 @@ def _knowledge_base_status() -> str | None:
 
     Imported lazily: ``knowledge_base`` loads heavy libraries, and the API must start without them.
     """
-    config = importlib.import_module("knowledge_base.config")
-    index = importlib.import_module("knowledge_base.index")
-    reason: str | None = index.index_status(config.KnowledgeBaseSettings())
-    return reason
+    from knowledge_base.index import index_status
+
+    return index_status()
 
 
 async def check_knowledge_base() -> str | None:
