@@ -190,17 +190,6 @@ class RasaClient:
             raise RasaUnavailable("Rasa answered a body that is not JSON") from exc
         return parse_replies(payload)
 
-    async def is_ready(self, timeout: float = 2.0) -> bool:
-        """Tell whether the Rasa server answers ``GET /`` with 200.
-
-        Args:
-            timeout: Seconds to wait.
-
-        Returns:
-            True when Rasa is up.
-        """
-        return await self.status(timeout) is None
-
     async def status(self, timeout: float = 2.0) -> str | None:
         """Check the Rasa server, saying why it is not ready.
 

@@ -111,7 +111,7 @@ async def test_rasa_client_treats_error_statuses_as_unavailable(
     try:
         with pytest.raises(RasaUnavailable, match="Rasa answered HTTP 404"):
             await client.send("conversation", "Bonjour", "fr")
-        assert await client.is_ready() is False
+        assert (await client.status()) == "HTTP 404"
     finally:
         await client.aclose()
     async with httpx.AsyncClient() as http:
