@@ -16,7 +16,6 @@ __all__ = [
     "UnknownBackendError",
     "Vectors",
     "available_backends",
-    "clear_backend_cache",
     "get_backend",
     "normalize_rows",
 ]
@@ -85,9 +84,3 @@ def get_backend(settings: KnowledgeBaseSettings | None = None) -> EmbeddingBacke
             backend = backend_class(settings.model)  # type: ignore[call-arg]
             _cache[key] = backend
         return backend
-
-
-def clear_backend_cache() -> None:
-    """Forget the shared backend instances (their models are freed when no longer referenced)."""
-    with _cache_lock:
-        _cache.clear()
