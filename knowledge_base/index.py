@@ -38,6 +38,7 @@ from knowledge_base.store import (
     canonical_entries,
     directory_fingerprint,
     entries_fingerprint,
+    load_entries,
 )
 
 logger = logging.getLogger(__name__)
@@ -312,6 +313,26 @@ def load_index(index_dir: Path, *, attempts: int = 5) -> LoadedIndex:
         logger.debug("index files in %s are being replaced; retrying (%d)", index_dir, attempt + 1)
         time.sleep(0.05 * (attempt + 1))
     raise IndexNotBuiltError(f"the index files in {index_dir} do not belong to the same build")
+
+
+def ensure_index(settings: KnowledgeBaseSettings | None = None, *, progress: bool = False) -> IndexManifest:
+    """Build the index of the settings' entries with the settings' backend, unless it is already current.
+
+    Args:
+        settings: Knowledge-base settings; None reads them from the environment.
+        progress: Show a progress bar while embedding.
+
+    Returns:
+        The manifest of the current index.
+
+    Raises:
+        InvalidEntriesError: Some entry files are broken.
+        UnknownBackendError: The settings name an unknown backend.
+    """
+    settings = settings or KnowledgeBaseSettings()
+    return build_index(
+        load_entries(settings.entries_dir), get_backend(settings), settings.index_dir, progress=progress
+    )
 
 
 def index_status(settings: KnowledgeBaseSettings | None = None) -> str | None:

@@ -15,13 +15,12 @@ from knowledge_base.index import (
     IndexManifest,
     IndexNotBuiltError,
     LoadedIndex,
-    build_index,
+    ensure_index,
     load_index,
     manifest_signature,
     read_manifest,
 )
 from knowledge_base.models import Entry
-from knowledge_base.store import load_entries
 
 logger = logging.getLogger(__name__)
 
@@ -110,9 +109,8 @@ class Searcher:
             UnknownBackendError: The settings name an unknown backend.
         """
         settings = settings or KnowledgeBaseSettings()
+        ensure_index(settings)
         backend = get_backend(settings)
-        entries = load_entries(settings.entries_dir)
-        build_index(entries, backend, settings.index_dir, progress=False)
         signature = manifest_signature(settings.index_dir)
         return cls(settings, backend, load_index(settings.index_dir), signature)
 

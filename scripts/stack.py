@@ -242,14 +242,10 @@ class Stack:
 
 def prepare() -> Path:
     """Trains the Rasa model and builds the index when they are out of date."""
-    from knowledge_base.config import KnowledgeBaseSettings
-    from knowledge_base.embeddings import get_backend
-    from knowledge_base.index import build_index
-    from knowledge_base.store import load_entries
+    from knowledge_base.index import ensure_index
 
     model = ensure_trained()
-    kb_settings = KnowledgeBaseSettings()
-    build_index(load_entries(kb_settings.entries_dir), get_backend(kb_settings), kb_settings.index_dir)
+    ensure_index(progress=True)
     return model
 
 
