@@ -46,7 +46,8 @@ model: setup
 index: setup
 	$(PY) -m knowledge_base build-index
 
-run: model index
+# scripts.stack trains the model and builds the index itself when they are out of date.
+run: setup
 	$(PY) -m scripts.stack
 
 lint: setup
