@@ -15,13 +15,12 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.searcher import get_searcher
-from knowledge_base.models import Entry
+from knowledge_base.models import LANGUAGES, Entry
 from knowledge_base.search import SearchResult
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_LANGUAGE = "fr"
-SUPPORTED_LANGUAGES = ("fr", "en")
 
 #: Said before an answer that exists only in the other language.
 OTHER_LANGUAGE_NOTICE = {
@@ -33,7 +32,7 @@ OTHER_LANGUAGE_NOTICE = {
 def citizen_language(tracker: Tracker) -> str:
     """The conversation's current language (the ``language`` slot)."""
     language = tracker.get_slot("language")
-    return language if language in SUPPORTED_LANGUAGES else DEFAULT_LANGUAGE
+    return language if language in LANGUAGES else DEFAULT_LANGUAGE
 
 
 def retrieve(question: str, language: str) -> SearchResult:
