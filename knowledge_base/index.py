@@ -1,8 +1,12 @@
-"""The search index: one vector per entry title and question, in a faiss inner-product index.
+"""The search index: a faiss index of one vector per entry title and question, and a lexical index.
 
 An index folder holds:
 
 - ``index.faiss``: a faiss ``IndexFlatIP`` of normalised vectors (inner product = cosine similarity);
+- ``out-of-scope.faiss``: the vectors of the out-of-scope examples (questions not to answer), whose texts are
+  in ``rows.json``;
+- ``lexical-vocabulary.json`` and ``lexical-matrix.npz``: BM25 weights of each entry's character n-grams (one
+  document per entry, in slug order; see ``knowledge_base.lexical``);
 - ``rows.json``: for each vector, the slug and language of the entry and the text embedded;
 - ``entries.json``: the entries the index was built from, so that a searcher answers from exactly them;
 - ``manifest.json``: backend, model, dimension, entries fingerprint, build time and counts. It is written
@@ -14,6 +18,7 @@ Every file carries the same ``build_id``; a reader that sees two builds mixed (o
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import logging
 import time
@@ -32,25 +37,29 @@ from tqdm import tqdm  # type: ignore[import-untyped]
 
 from knowledge_base.config import KnowledgeBaseSettings
 from knowledge_base.embeddings import EmbeddingBackend, UnknownBackendError, get_backend
+from knowledge_base.lexical import MATRIX_FILE, VOCABULARY_FILE, LexicalIndex
 from knowledge_base.models import Entry
 from knowledge_base.store import (
     InvalidEntriesError,
     canonical_entries,
-    directory_fingerprint,
     entries_fingerprint,
-    load_entries,
+    load_out_of_scope,
+    load_sources,
+    sources_fingerprint,
 )
 
 logger = logging.getLogger(__name__)
 
 INDEX_FILE = "index.faiss"
+OUT_OF_SCOPE_FILE = "out-of-scope.faiss"
 ROWS_FILE = "rows.json"
 ENTRIES_FILE = "entries.json"
 MANIFEST_FILE = "manifest.json"
 LOCK_FILE = ".build.lock"
 
 #: Version of the on-disk layout; a different one means the index must be rebuilt.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+_DATA_FILES = (INDEX_FILE, OUT_OF_SCOPE_FILE, ROWS_FILE, ENTRIES_FILE, VOCABULARY_FILE, MATRIX_FILE)
 
 NOT_BUILT = "index not built"
 OUT_OF_DATE = "index out of date"
@@ -63,7 +72,7 @@ class IndexManifest(BaseModel):
         backend: Name of the embedding backend.
         model: Identifier of the backend's model.
         dim: Dimension of the vectors.
-        fingerprint: ``entries_fingerprint`` of the entries indexed.
+        fingerprint: ``index_fingerprint`` of the entries and out-of-scope examples indexed.
         built_at: When the index was built (UTC).
         count: Number of vectors (titles and questions).
         entries: Number of entries.
@@ -104,14 +113,20 @@ class LoadedIndex:
     Attributes:
         manifest: Its manifest.
         index: The faiss index.
-        rows: What each vector stands for, in index order.
+        rows: What each vector stands for, in index order (grouped by entry, in slug order).
         entries: The entries it was built from, sorted by slug.
+        lexical: BM25 weights, one document per entry in the order of ``entries``.
+        out_of_scope: faiss index of the out-of-scope examples.
+        out_of_scope_texts: Their ``(lang, text)``, in index order.
     """
 
     manifest: IndexManifest
     index: Any
     rows: list[IndexRow]
     entries: list[Entry]
+    lexical: LexicalIndex
+    out_of_scope: Any
+    out_of_scope_texts: list[tuple[str, str]]
 
 
 class IndexNotBuiltError(FileNotFoundError):
@@ -137,12 +152,26 @@ def read_manifest(index_dir: Path) -> IndexManifest | None:
         return None
 
 
+def index_fingerprint(entries_digest: str, out_of_scope: Sequence[tuple[str, str]]) -> str:
+    """Fingerprint what an index is built from.
+
+    Args:
+        entries_digest: ``entries_fingerprint`` of the entries.
+        out_of_scope: The out-of-scope examples.
+
+    Returns:
+        A sha256 hex digest.
+    """
+    examples = json.dumps([list(pair) for pair in out_of_scope], ensure_ascii=False)
+    return hashlib.sha256(f"{entries_digest}\n{examples}".encode()).hexdigest()
+
+
 def is_index_current(manifest: IndexManifest | None, fingerprint: str, backend: EmbeddingBackend) -> bool:
     """Tell whether an index was built from these entries with this backend.
 
     Args:
         manifest: The index's manifest (None when there is none).
-        fingerprint: ``entries_fingerprint`` of the current entries.
+        fingerprint: ``index_fingerprint`` of the current entries and out-of-scope examples.
         backend: The current backend.
 
     Returns:
@@ -158,7 +187,19 @@ def is_index_current(manifest: IndexManifest | None, fingerprint: str, backend: 
 
 
 def _files_present(index_dir: Path) -> bool:
-    return all((index_dir / name).is_file() for name in (INDEX_FILE, ROWS_FILE, ENTRIES_FILE, MANIFEST_FILE))
+    return all((index_dir / name).is_file() for name in (*_DATA_FILES, MANIFEST_FILE))
+
+
+def lexical_document(entry: Entry) -> str:
+    """The text of an entry that lexical matching reads: its titles and questions, in every language.
+
+    Args:
+        entry: The entry.
+
+    Returns:
+        The texts, one a line.
+    """
+    return "\n".join(text for _, text in entry.texts())
 
 
 @contextmanager
@@ -181,6 +222,7 @@ def build_index(
     backend: EmbeddingBackend,
     index_dir: Path,
     *,
+    out_of_scope: Sequence[tuple[str, str]] = (),
     progress: bool = True,
     force: bool = False,
     batch_size: int = 64,
@@ -194,6 +236,7 @@ def build_index(
         entries: The entries to index.
         backend: The embedding backend.
         index_dir: Folder of the index (created if needed).
+        out_of_scope: ``(lang, question)`` examples the searcher must not answer.
         progress: Show a tqdm progress bar while embedding.
         force: Rebuild even when the index matches the entries and the backend.
         batch_size: Texts embedded per call to the backend.
@@ -203,7 +246,7 @@ def build_index(
     """
     index_dir = Path(index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
-    fingerprint = entries_fingerprint(entries)
+    fingerprint = index_fingerprint(entries_fingerprint(entries), out_of_scope)
     with _build_lock(index_dir):
         existing = read_manifest(index_dir)
         if not force and is_index_current(existing, fingerprint, backend) and _files_present(index_dir):
@@ -214,15 +257,19 @@ def build_index(
         ordered = sorted(entries, key=lambda entry: entry.slug)
         rows = [IndexRow(entry.slug, lang, text) for entry in ordered for lang, text in entry.texts()]
         started = time.perf_counter()
-        vectors = np.zeros((len(rows), backend.dim), dtype=np.float32)
-        with tqdm(total=len(rows), desc="Embedding entries", unit="text", disable=not progress) as bar:
-            for start in range(0, len(rows), batch_size):
-                batch = [row.text for row in rows[start : start + batch_size]]
+        texts = [row.text for row in rows] + [text for _, text in out_of_scope]
+        vectors = np.zeros((len(texts), backend.dim), dtype=np.float32)
+        with tqdm(total=len(texts), desc="Embedding entries", unit="text", disable=not progress) as bar:
+            for start in range(0, len(texts), batch_size):
+                batch = texts[start : start + batch_size]
                 vectors[start : start + len(batch)] = backend.encode(batch)
                 bar.update(len(batch))
         index = faiss.IndexFlatIP(backend.dim)
-        if len(rows):
-            index.add(vectors)
+        index.add(vectors[: len(rows)])
+        decoys = faiss.IndexFlatIP(backend.dim)
+        decoys.add(vectors[len(rows) :])
+        build_id = uuid.uuid4().hex
+        lexical = LexicalIndex.build([lexical_document(entry) for entry in ordered], build_id)
 
         manifest = IndexManifest(
             backend=backend.name,
@@ -232,22 +279,28 @@ def build_index(
             built_at=datetime.now(timezone.utc),
             count=len(rows),
             entries=len(ordered),
-            build_id=uuid.uuid4().hex,
+            build_id=build_id,
         )
         suffix = f".{manifest.build_id}.tmp"
-        temporary = {name: index_dir / (name + suffix) for name in (INDEX_FILE, ROWS_FILE, ENTRIES_FILE)}
+        temporary = {name: index_dir / (name + suffix) for name in _DATA_FILES}
         try:
             faiss.write_index(index, str(temporary[INDEX_FILE]))
+            faiss.write_index(decoys, str(temporary[OUT_OF_SCOPE_FILE]))
+            lexical.save(index_dir, suffix)
             _write_json(
                 temporary[ROWS_FILE],
-                {"build_id": manifest.build_id, "rows": [[row.slug, row.lang, row.text] for row in rows]},
+                {
+                    "build_id": manifest.build_id,
+                    "rows": [[row.slug, row.lang, row.text] for row in rows],
+                    "out_of_scope": [list(pair) for pair in out_of_scope],
+                },
             )
             _write_json(
                 temporary[ENTRIES_FILE],
                 {"build_id": manifest.build_id, "entries": canonical_entries(ordered)},
             )
-            # Readers read in the reverse order (manifest, index, rows, entries) and check build ids.
-            for name in (ENTRIES_FILE, ROWS_FILE, INDEX_FILE):
+            # Readers read in the reverse order (manifest first) and check build ids.
+            for name in reversed(_DATA_FILES):
                 temporary[name].replace(index_dir / name)
             manifest_tmp = index_dir / (MANIFEST_FILE + suffix)
             manifest_tmp.write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
@@ -273,15 +326,19 @@ def _read_once(index_dir: Path) -> LoadedIndex | None:
         raise IndexNotBuiltError(f"{NOT_BUILT}: no manifest in {index_dir}")
     try:
         index = faiss.read_index(str(index_dir / INDEX_FILE))
+        decoys = faiss.read_index(str(index_dir / OUT_OF_SCOPE_FILE))
         rows_data = json.loads((index_dir / ROWS_FILE).read_text(encoding="utf-8"))
         entries_data = json.loads((index_dir / ENTRIES_FILE).read_text(encoding="utf-8"))
+        lexical = LexicalIndex.load(index_dir)
     except FileNotFoundError as exc:
         raise IndexNotBuiltError(f"{NOT_BUILT}: {exc}") from exc
-    except RuntimeError:  # faiss cannot read a file being replaced
+    except (RuntimeError, ValueError, OSError):  # a file being replaced: faiss, json or numpy cannot read it
         return None
     if not (
-        rows_data.get("build_id") == entries_data.get("build_id") == manifest.build_id
+        rows_data.get("build_id") == entries_data.get("build_id") == lexical.build_id == manifest.build_id
         and index.ntotal == len(rows_data["rows"]) == manifest.count
+        and decoys.ntotal == len(rows_data.get("out_of_scope", ()))
+        and lexical.size == len(entries_data["entries"]) == manifest.entries
     ):
         return None
     after = read_manifest(index_dir)
@@ -289,7 +346,15 @@ def _read_once(index_dir: Path) -> LoadedIndex | None:
         return None
     rows = [IndexRow(slug, lang, text) for slug, lang, text in rows_data["rows"]]
     entries = [Entry.model_validate(data) for data in entries_data["entries"]]
-    return LoadedIndex(manifest=manifest, index=index, rows=rows, entries=entries)
+    return LoadedIndex(
+        manifest=manifest,
+        index=index,
+        rows=rows,
+        entries=entries,
+        lexical=lexical,
+        out_of_scope=decoys,
+        out_of_scope_texts=[(lang, text) for lang, text in rows_data["out_of_scope"]],
+    )
 
 
 def load_index(index_dir: Path, *, attempts: int = 5) -> LoadedIndex:
@@ -331,7 +396,11 @@ def ensure_index(settings: KnowledgeBaseSettings | None = None, *, progress: boo
     """
     settings = settings or KnowledgeBaseSettings()
     return build_index(
-        load_entries(settings.entries_dir), get_backend(settings), settings.index_dir, progress=progress
+        load_sources(settings.source_dirs()),
+        get_backend(settings),
+        settings.index_dir,
+        out_of_scope=load_out_of_scope(settings.out_of_scope_file),
+        progress=progress,
     )
 
 
@@ -364,7 +433,9 @@ def index_status(settings: KnowledgeBaseSettings | None = None) -> str | None:
     ):
         return f"{OUT_OF_DATE}: built with another embedding model"
     try:
-        fingerprint = directory_fingerprint(settings.entries_dir)
+        fingerprint = index_fingerprint(
+            sources_fingerprint(settings.source_dirs()), load_out_of_scope(settings.out_of_scope_file)
+        )
     except FileNotFoundError:
         return f"entries invalid: folder not found: {settings.entries_dir}"
     except InvalidEntriesError as exc:

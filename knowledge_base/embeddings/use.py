@@ -29,10 +29,9 @@ class USEBackend(EmbeddingBackend):
     """
 
     name = "use"
-    # Measured on the first 8 shipped entries with 60 in-scope paraphrases (FR, EN, cross-lingual, keywords)
-    # and 36 out-of-scope questions: at 0.47, 58/60 in-scope are answered and 31/36 out-of-scope abstain
-    # (those answered are near misses such as "quelle heure est-il ?" -> opening hours). See the README.
-    default_threshold = 0.47
+    # Calibrated with the default lexical weight, window and out-of-scope margin on the dev question set
+    # (benchmarks/data/kb-dev.jsonl), with `python -m benchmarks --only retrieval`; see docs/benchmarks.md.
+    default_threshold = 0.57
 
     def __init__(self, model: str | None = None, *, threads: int = 1) -> None:
         super().__init__()
