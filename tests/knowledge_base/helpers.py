@@ -28,6 +28,7 @@ def settings_for(entries_dir: Path, index_dir: Path, **overrides: Any) -> Knowle
     """Settings independent of the environment and of any .env file."""
     values: dict[str, Any] = {
         "entries_dir": entries_dir,
+        "imported_dir": index_dir.parent / f"{index_dir.name}-imported",
         "index_dir": index_dir,
         "backend": "use",
         "model": None,

