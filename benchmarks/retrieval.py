@@ -118,9 +118,7 @@ def scores_of(ranked: Ranked, threshold: float, margin: float) -> Scores:
 
 def score(searcher: Searcher, questions: Sequence[Question], signals: Sequence[Signals | None]) -> Scores:
     """The searcher's metrics, with its own settings, from precomputed signals."""
-    return scores_of(
-        rank(searcher, questions, signals), searcher.threshold, searcher.settings.out_of_scope_margin
-    )
+    return scores_of(rank(searcher, questions, signals), searcher.threshold, searcher.margin)
 
 
 @dataclass(frozen=True)
@@ -267,7 +265,7 @@ def bench_retrieval(
             print(f"    {name:<44} {result.row()}")
         print(
             f"  defaults in use: lexical weight {defaults.lexical_weight}, window {defaults.lexical_window}, "
-            f"threshold {searcher.threshold:.2f}, margin {defaults.out_of_scope_margin}"
+            f"threshold {searcher.threshold:.2f}, margin {searcher.margin}"
         )
     for name, questions in (("dev (tuned on)", dev), ("held-out (never tuned on)", heldout)):
         print(f"{name}, defaults:")

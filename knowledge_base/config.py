@@ -15,8 +15,6 @@ REPO_ROOT = PACKAGE_DIR.parent
 DEFAULT_ENTRIES_DIR = PACKAGE_DIR / "entries"
 #: Questions the knowledge base must not answer from.
 DEFAULT_OUT_OF_SCOPE_FILE = PACKAGE_DIR / "out_of_scope.yml"
-#: How much higher than its similarity with the closest out-of-scope example a question's best score must be.
-DEFAULT_OUT_OF_SCOPE_MARGIN = 0.2
 #: Where the search index is written by default.
 DEFAULT_INDEX_DIR = REPO_ROOT / "var" / "index"
 #: Share of the lexical score in an entry's score (see ``docs/benchmarks.md`` for how it was chosen).
@@ -50,7 +48,7 @@ class KnowledgeBaseSettings(BaseSettings):
         lexical_weight: Share of the lexical (BM25) score in an entry's score, from 0 (embeddings only) to 1
             (lexical only).
         out_of_scope_margin: A question is answered only when its best entry's score exceeds its similarity
-            with the closest out-of-scope example by at least this much.
+            with the closest out-of-scope example by at least this much; None uses the backend's default.
         lexical_window: Lexical matching counts only for the entries whose cosine similarity is within this
             distance of the best entry's (so that a shared word cannot beat a translation).
         commune_bonus: Added to the score of the commune's own entries, so that they come before imported
@@ -69,7 +67,7 @@ class KnowledgeBaseSettings(BaseSettings):
     model: str | None = None
     threshold: float | None = None
     lexical_weight: float = Field(default=DEFAULT_LEXICAL_WEIGHT, ge=0.0, le=1.0)
-    out_of_scope_margin: float = Field(default=DEFAULT_OUT_OF_SCOPE_MARGIN, ge=-1.0, le=1.0)
+    out_of_scope_margin: float | None = Field(default=None, ge=-1.0, le=1.0)
     lexical_window: float = Field(default=DEFAULT_LEXICAL_WINDOW, ge=0.0, le=2.0)
     commune_bonus: float = Field(default=DEFAULT_COMMUNE_BONUS, ge=0.0, le=1.0)
 

@@ -198,6 +198,13 @@ class Searcher:
         return self.backend.default_threshold
 
     @property
+    def margin(self) -> float:
+        """By how much the best score must exceed the similarity with the closest out-of-scope example."""
+        if self.settings.out_of_scope_margin is not None:
+            return self.settings.out_of_scope_margin
+        return self.backend.default_out_of_scope_margin
+
+    @property
     def manifest(self) -> IndexManifest:
         """Manifest of the index in use."""
         return self._state.loaded.manifest
@@ -345,7 +352,7 @@ class Searcher:
             True to answer, False to abstain.
         """
         threshold = self.threshold if threshold is None else threshold
-        margin = self.settings.out_of_scope_margin if margin is None else margin
+        margin = self.margin if margin is None else margin
         if not np.isfinite(score) or score < threshold:
             return False
         return out_of_scope is None or score >= out_of_scope + margin

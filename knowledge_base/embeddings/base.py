@@ -38,12 +38,15 @@ class EmbeddingBackend(ABC):
 
     Attributes:
         name: Registry name of the backend (``use``, ``sentence-transformers``).
+        default_out_of_scope_margin: By how much the best score must exceed the similarity with the closest
+            out-of-scope example, with this backend's default model, unless the settings give one.
         default_threshold: Best-hit score under which the searcher abstains with this backend's default model,
             unless the settings give one.
     """
 
     name: ClassVar[str]
     default_threshold: ClassVar[float]
+    default_out_of_scope_margin: ClassVar[float]
 
     def __init__(self) -> None:
         self._load_lock = threading.Lock()

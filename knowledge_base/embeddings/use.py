@@ -32,6 +32,7 @@ class USEBackend(EmbeddingBackend):
     # Calibrated with the default lexical weight, window and out-of-scope margin on the dev question set
     # (benchmarks/data/kb-dev.jsonl), with `python -m benchmarks --only retrieval`; see docs/benchmarks.md.
     default_threshold = 0.57
+    default_out_of_scope_margin = 0.2
 
     def __init__(self, model: str | None = None, *, threads: int = 1) -> None:
         super().__init__()
