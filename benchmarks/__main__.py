@@ -1,6 +1,6 @@
 """``make bench``: measures and prints what a deployment cares about.
 
-- ``retrieval``: calibration on the dev question set, the held-out measure (recall@1, recall@3, MRR,
+- ``retrieval``: calibration on the tuning question sets, the final measure (recall@1, recall@3, MRR,
   abstention, by kind and language), cross-lingual retrieval, and the embedding backends compared;
 - ``kb``: index build time for the commune's entries, one query's latency (embedding included), memory;
 - ``service-public``: every service-public.fr page imported: PIAF and DILA questions, speed at 8,000 entries;
@@ -20,6 +20,7 @@ from pathlib import Path
 
 from benchmarks.common import (
     DEV_QUESTIONS,
+    FINAL_QUESTIONS,
     HELDOUT_QUESTIONS,
     Question,
     read_questions,
@@ -78,9 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     parts = args.only or list(PARTS)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     dev = read_questions(DEV_QUESTIONS)
-    heldout = read_questions(HELDOUT_QUESTIONS)
+    tuning = dev + read_questions(HELDOUT_QUESTIONS)
+    final = read_questions(FINAL_QUESTIONS)
     if "retrieval" in parts:
-        bench_retrieval(dev, heldout, backends=args.backends, verbose=args.verbose)
+        bench_retrieval(tuning, final, backends=args.backends, verbose=args.verbose)
     if "kb" in parts:
         bench_knowledge_base(dev, args.rounds)
     if "service-public" in parts:

@@ -13,6 +13,7 @@ from scripts.model import REPO
 #: Question sets written for the knowledge base (see ``benchmarks/data/README.md``).
 DEV_QUESTIONS = REPO / "benchmarks" / "data" / "kb-dev.jsonl"
 HELDOUT_QUESTIONS = REPO / "benchmarks" / "data" / "kb-heldout.jsonl"
+FINAL_QUESTIONS = REPO / "benchmarks" / "data" / "kb-final.jsonl"
 #: Outside evaluation data, beside the checkout (never in the repository).
 SHARED_EVAL = REPO.parent / "shared" / "eval"
 

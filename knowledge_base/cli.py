@@ -167,7 +167,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_import_service_public(args: argparse.Namespace) -> int:
     """Import service-public.fr pages as French-only entries, apart from the commune's, then index them."""
     settings = _settings(args)
-    destination: Path = args.into or settings.imported_dir / SERVICE_PUBLIC
+    destination: Path = (args.into or settings.imported_dir / SERVICE_PUBLIC).absolute()
     try:
         report = import_service_public(args.path, destination, progress=True)
     except ImportSourceError as exc:

@@ -71,8 +71,11 @@ class LexicalIndex:
     ) -> None:
         self.build_id = build_id
         self._vectorizer = _vectorizer(vocabulary)
+        self._analyze = self._vectorizer.build_analyzer()
         self.weights = sparse.csc_matrix(weights, dtype=np.float32)
         self.idf = idf
+        # An n-gram no document has weighs as much as the rarest possible one.
+        self._unseen_idf = float(np.log1p((self.size + 0.5) / 0.5))
 
     @property
     def size(self) -> int:
@@ -117,16 +120,18 @@ class LexicalIndex:
             query: The query text.
 
         Returns:
-            One score per document: the BM25 score divided by the query's total idf (its n-grams found in the
-            vocabulary), so 0 means nothing in common and about 1 means every n-gram matched once.
+            One score per document: the BM25 score divided by the query's total idf (every distinct n-gram of
+            the query, those no document has counting as the rarest), so 0 means nothing in common and about
+            1 means every n-gram matched once.
         """
         if self.idf.size == 0:
             return np.zeros(self.size, dtype=np.float32)
-        present = self._vectorizer.transform([query])
-        columns = present.indices
+        grams = set(self._analyze(query))
+        vocabulary = self._vectorizer.vocabulary
+        columns = np.fromiter((vocabulary[gram] for gram in grams if gram in vocabulary), dtype=np.int64)
         if columns.size == 0:
             return np.zeros(self.size, dtype=np.float32)
-        total_idf = float(self.idf[columns].sum())
+        total_idf = float(self.idf[columns].sum()) + (len(grams) - columns.size) * self._unseen_idf
         selected = self.weights[:, columns]  # cheap for a CSC matrix: only these columns are read
         scores = np.bincount(selected.indices, weights=selected.data, minlength=self.size)
         return (scores / total_idf).astype(np.float32)

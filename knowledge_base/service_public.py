@@ -402,8 +402,9 @@ def convert_pages(pages: Iterable[RawPage], report: ImportReport) -> dict[str, E
             continue
         try:
             entry = page_to_entry(page.data)
-        except (ValueError, ValidationError) as exc:
-            report.skipped.append((page.name, str(exc).splitlines()[0]))
+        except (ValueError, ValidationError, AttributeError, TypeError, KeyError) as exc:
+            # A page whose tree is not shaped as DILA's (a string where an element should be...).
+            report.skipped.append((page.name, (str(exc).splitlines() or [type(exc).__name__])[0]))
             continue
         rank = AUDIENCES.index(page.audience)
         previous = chosen.get(entry.slug)

@@ -87,7 +87,7 @@ def test_score_and_format_report() -> None:
 QUESTION_SETS = REPO_ROOT / "benchmarks" / "data"
 
 
-@pytest.mark.parametrize("name", ["kb-dev.jsonl", "kb-heldout.jsonl"])
+@pytest.mark.parametrize("name", ["kb-dev.jsonl", "kb-heldout.jsonl", "kb-final.jsonl"])
 def test_question_sets_are_well_formed_and_not_copied_from_the_entries(name: str) -> None:
     lines = (QUESTION_SETS / name).read_text(encoding="utf-8").splitlines()
     queries = [parse_query_line(line, expect_slug=True) for line in lines]
