@@ -134,22 +134,30 @@ class Calibration:
 
 #: How much each scenario of :func:`scenarios_for` counts in the calibration objective.
 SCENARIO_WEIGHTS = (1.0, 0.25, 0.25)
+#: Share of the out-of-scope questions the calibration must abstain on (the target is 0.95).
+MIN_ABSTAINED = 0.96
 
 
 def calibrate(
-    scenarios: Sequence[tuple[Searcher, Sequence[Question]]], importance: Sequence[float] = SCENARIO_WEIGHTS
+    scenarios: Sequence[tuple[Searcher, Sequence[Question]]],
+    importance: Sequence[float] = SCENARIO_WEIGHTS,
+    min_abstained: float = MIN_ABSTAINED,
+    slack: float = 0.005,
 ) -> Calibration:
     """Grid-search lexical weight and window, threshold and out-of-scope margin.
 
-    The objective sums, over the scenarios (the whole knowledge base, then the cross-lingual ones) weighted
-    by ``importance``, the share of in-scope questions answered with the right entry plus the share of
-    out-of-scope questions abstained on; ties go to the higher threshold.
+    Among the configurations abstaining on at least ``min_abstained`` of the first scenario's out-of-scope
+    questions, take those answering about as many in-scope questions with the right entry (within ``slack``
+    of the best), summed over the scenarios (the whole knowledge base, then the cross-lingual ones)
+    weighted by ``importance``; among them prefer the smallest lexical weight (the least departure from the
+    embeddings), then the better recall@1, then the higher threshold. When no configuration abstains enough,
+    the one abstaining most wins.
     """
     signals = [
         [searcher.signals(question.q, question.lang) for question in questions]
         for searcher, questions in scenarios
     ]
-    best: tuple[float, float, Calibration] | None = None
+    candidates: list[tuple[float, float, Calibration]] = []  # (abstained, answered, calibration)
     for weight, window in product(WEIGHTS, WINDOWS):
         ranked = [
             rank(searcher, questions, found, weight, window)
@@ -158,18 +166,17 @@ def calibrate(
         for margin in MARGINS:
             for threshold in np.arange(0.30, 0.95, 0.01):
                 results = [scores_of(r, float(threshold), margin) for r in ranked]
-                objective = sum(
-                    factor * (result.answered_right + (result.abstained if (~r.in_scope).any() else 0.0))
-                    for factor, result, r in zip(importance, results, ranked, strict=True)
+                answered = sum(
+                    factor * result.answered_right for factor, result in zip(importance, results, strict=True)
                 )
-                if best is None or (objective, threshold) > (best[0], best[1]):
-                    best = (
-                        objective,
-                        float(threshold),
-                        Calibration(weight, window, float(threshold), margin, results),
-                    )
-    assert best is not None
-    return best[2]
+                found_config = Calibration(weight, window, float(threshold), margin, results)
+                candidates.append((results[0].abstained, answered, found_config))
+    eligible = [candidate for candidate in candidates if candidate[0] >= min_abstained]
+    if not eligible:
+        return max(candidates, key=lambda candidate: (candidate[0], candidate[1]))[2]
+    top = max(answered for _, answered, _ in eligible)
+    close = [found for _, answered, found in eligible if answered >= top - slack]
+    return min(close, key=lambda found: (found.weight, -found.scores[0].recall1, -found.threshold))
 
 
 def breakdown(searcher: Searcher, questions: Sequence[Question]) -> list[str]:
