@@ -25,10 +25,9 @@ from benchmarks.common import (
     Question,
     read_questions,
     resident_mib,
-    summary,
     timed,
 )
-from benchmarks.retrieval import bench_retrieval, query_latencies
+from benchmarks.retrieval import bench_retrieval, print_query_speed
 from benchmarks.service_public import bench_service_public
 from benchmarks.turns import bench_turns
 from knowledge_base.config import KnowledgeBaseSettings
@@ -55,12 +54,7 @@ def bench_knowledge_base(questions: list[Question], rounds: int) -> None:
         )
         print(f"{'index build (' + str(len(entries)) + ' entries, model loaded)':<52} {build_ms:7.0f} ms")
         searcher = Searcher.load(settings)
-        print(
-            summary(
-                f"query at {len(entries)} entries (embedding included)",
-                query_latencies(searcher, questions, rounds),
-            )
-        )
+        print_query_speed(searcher, questions, rounds)
     print(f"{'process resident memory (searcher loaded)':<52} {resident_mib():7.0f} MiB")
 
 

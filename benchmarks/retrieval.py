@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from benchmarks.common import Question, percentile
+from benchmarks.common import Question, percentile, summary
 from knowledge_base.config import KnowledgeBaseSettings
 from knowledge_base.embeddings import get_backend
 from knowledge_base.index import build_index, load_index
@@ -218,6 +218,14 @@ def one_language(entries: Sequence[Entry], keep: str) -> list[Entry]:
     """The entries with only one of their languages (to measure cross-lingual retrieval)."""
     drop = "en" if keep == "fr" else "fr"
     return [entry.model_copy(update={drop: None}) for entry in entries]
+
+
+def print_query_speed(searcher: Searcher, questions: Sequence[Question], rounds: int) -> None:
+    """Print one query's latency over the questions, at the searcher's size."""
+    size = len(searcher.entries)
+    print(
+        summary(f"query at {size} entries (embedding included)", query_latencies(searcher, questions, rounds))
+    )
 
 
 def query_latencies(searcher: Searcher, questions: Sequence[Question], rounds: int) -> list[float]:

@@ -15,8 +15,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks.common import SHARED_EVAL, Question, resident_mib, summary
-from benchmarks.retrieval import query_latencies
+from benchmarks.common import SHARED_EVAL, Question, resident_mib
+from benchmarks.retrieval import print_query_speed
 from knowledge_base.config import KnowledgeBaseSettings
 from knowledge_base.index import ensure_index
 from knowledge_base.search import Searcher
@@ -92,12 +92,7 @@ def bench_service_public(questions: Sequence[Question], rounds: int) -> None:
                 f"{name:<52} n={len(pairs):<4} top-1 {first:.3f}  top-3 {three:.3f}"
                 f"  (top-1 taken by a commune entry: {commune})"
             )
-        print(
-            summary(
-                f"query at {manifest.entries} entries (embedding included)",
-                query_latencies(searcher, questions, rounds),
-            )
-        )
+        print_query_speed(searcher, questions, rounds)
         memory = resident_mib()
         label = "searcher resident memory (process, after load)"
         print(f"{label:<52} {memory:7.0f} MiB (+{memory - before:.0f} MiB for the index)")
@@ -116,10 +111,5 @@ def bench_service_public(questions: Sequence[Question], rounds: int) -> None:
             )
         manifest = ensure_index(settings)
         searcher = Searcher.load(settings)
-        print(
-            summary(
-                f"query at {manifest.entries} entries (embedding included)",
-                query_latencies(searcher, questions, rounds),
-            )
-        )
+        print_query_speed(searcher, questions, rounds)
         print(f"{'searcher resident memory (process, after load)':<52} {resident_mib():7.0f} MiB")

