@@ -12,15 +12,14 @@ from pathlib import Path
 from typing import TextIO
 
 from knowledge_base.config import KnowledgeBaseSettings
-from knowledge_base.embeddings import UnknownBackendError, get_backend
+from knowledge_base.embeddings import UnknownBackendError
 from knowledge_base.evaluation import QueryLineError, evaluate, format_report, parse_query_line
-from knowledge_base.index import build_index, index_fingerprint, is_index_current, read_manifest
+from knowledge_base.index import ensure_index, read_manifest
 from knowledge_base.search import Searcher
 from knowledge_base.service_public import ORIGIN as SERVICE_PUBLIC
 from knowledge_base.service_public import ImportSourceError, import_service_public
 from knowledge_base.store import (
     InvalidEntriesError,
-    entries_fingerprint,
     load_out_of_scope,
     load_sources,
     validate_entries,
@@ -73,21 +72,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_build_index(args: argparse.Namespace) -> int:
     """Build the search index from the entries, unless it is up to date."""
     settings = _settings(args)
-    entries = load_sources(settings.source_dirs())
-    examples = load_out_of_scope(settings.out_of_scope_file)
-    backend = get_backend(settings)
-    fingerprint = index_fingerprint(entries_fingerprint(entries), examples)
-    if not args.force and is_index_current(read_manifest(settings.index_dir), fingerprint, backend):
-        manifest = build_index(entries, backend, settings.index_dir, out_of_scope=examples, progress=False)
+    before = read_manifest(settings.index_dir)
+    started = time.perf_counter()
+    manifest = ensure_index(settings, progress=True, force=args.force)
+    if before is not None and manifest.build_id == before.build_id:  # nothing was rebuilt
         print(
             f"Index up to date in {settings.index_dir}: {manifest.entries} entries, {manifest.count} texts, "
             f"backend {manifest.backend} (use --force to rebuild)"
         )
         return 0
-    started = time.perf_counter()
-    manifest = build_index(
-        entries, backend, settings.index_dir, out_of_scope=examples, progress=True, force=args.force
-    )
     print(
         f"Index built in {settings.index_dir}: {manifest.entries} entries, {manifest.count} texts, "
         f"backend {manifest.backend} ({manifest.model}), {time.perf_counter() - started:.1f} s"

@@ -380,12 +380,15 @@ def load_index(index_dir: Path, *, attempts: int = 5) -> LoadedIndex:
     raise IndexNotBuiltError(f"the index files in {index_dir} do not belong to the same build")
 
 
-def ensure_index(settings: KnowledgeBaseSettings | None = None, *, progress: bool = False) -> IndexManifest:
+def ensure_index(
+    settings: KnowledgeBaseSettings | None = None, *, progress: bool = False, force: bool = False
+) -> IndexManifest:
     """Build the index of the settings' entries with the settings' backend, unless it is already current.
 
     Args:
         settings: Knowledge-base settings; None reads them from the environment.
         progress: Show a progress bar while embedding.
+        force: Rebuild even when the index is current.
 
     Returns:
         The manifest of the current index.
@@ -401,6 +404,7 @@ def ensure_index(settings: KnowledgeBaseSettings | None = None, *, progress: boo
         settings.index_dir,
         out_of_scope=load_out_of_scope(settings.out_of_scope_file),
         progress=progress,
+        force=force,
     )
 
 
