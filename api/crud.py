@@ -102,19 +102,43 @@ def create_conversation(
     return conversation, token
 
 
-def get_conversation(session: Session, conversation_id: str) -> Conversation | None:
+def get_conversation(
+    session: Session, conversation_id: str, *, for_update: bool = False
+) -> Conversation | None:
     """Return a conversation.
 
     Args:
         session: The database session.
         conversation_id: The conversation's id.
+        for_update: Lock its row until the transaction ends (``SELECT ... FOR UPDATE`` on PostgreSQL;
+            SQLite's transactions already hold the database's write lock).
 
     Returns:
         The conversation, or None if there is none with this id.
     """
     if not _CONVERSATION_ID.fullmatch(conversation_id):
         return None
-    return session.get(Conversation, conversation_id)
+    return session.get(Conversation, conversation_id, with_for_update=for_update)
+
+
+def require_conversation(session: Session, conversation_id: str, *, for_update: bool = False) -> Conversation:
+    """Return a conversation that must exist.
+
+    Args:
+        session: The database session.
+        conversation_id: The conversation's id.
+        for_update: Lock its row until the transaction ends (see ``get_conversation``).
+
+    Returns:
+        The conversation.
+
+    Raises:
+        ConversationNotFound: There is no conversation with this id.
+    """
+    conversation = get_conversation(session, conversation_id, for_update=for_update)
+    if conversation is None:
+        raise ConversationNotFound(conversation_id)
+    return conversation
 
 
 def add_messages(

@@ -110,15 +110,14 @@ async def get_conversation(
     """Return the conversation of the path, provided the request carries its bearer token.
 
     Raises:
-        HTTPException: 401 without a bearer token or with a wrong one; 404 if there is no such conversation.
+        HTTPException: 401 without a bearer token or with a wrong one.
+        ConversationNotFound: There is no such conversation (answered 404).
     """
     if credentials is None or not credentials.credentials:
         raise _unauthorized(
             "Missing bearer token: send the conversation's token as `Authorization: Bearer TOKEN`."
         )
-    conversation = await db.run(crud.get_conversation, conversation_id)
-    if conversation is None:
-        raise HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail="No such conversation.")
+    conversation = await db.run(crud.require_conversation, conversation_id)
     if not crud.token_matches(conversation, credentials.credentials):
         raise _unauthorized("This token does not authorise this conversation.")
     return conversation

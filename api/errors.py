@@ -10,6 +10,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from api.crud import ConversationNotFound
 from api.ratelimit import RateLimitError
 
 _LOCATIONS = {"body", "query", "path", "header", "cookie"}
@@ -87,6 +88,12 @@ async def _rate_limited(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _conversation_not_found(_request: Request, exc: Exception) -> JSONResponse:
+    """Answer 404 for a conversation id that names no conversation."""
+    assert isinstance(exc, ConversationNotFound)
+    return JSONResponse(status_code=status.HTTP_404_NOT_FOUND, content={"detail": "No such conversation."})
+
+
 async def _unexpected_error(_request: Request, _exc: Exception) -> JSONResponse:
     """Answer 500 in JSON; the traceback is logged by the server, never shown to the client."""
     return JSONResponse(
@@ -102,4 +109,5 @@ def install_error_handlers(app: FastAPI) -> None:
     """
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(RateLimitError, _rate_limited)
+    app.add_exception_handler(ConversationNotFound, _conversation_not_found)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -15,7 +15,7 @@ from api.deps import Services
 from api.errors import install_error_handlers
 from api.rasa_client import RasaClient
 from api.ratelimit import RateLimits, parse_rate_limits
-from api.routes import conversations, health
+from api.routes import conversations, health, webhooks
 from api.turns import ConversationLocks
 
 logger = logging.getLogger(__name__)
@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(conversations.router, prefix="/api")
+    app.include_router(webhooks.router, prefix="/api")
     return app
 
 

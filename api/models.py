@@ -18,6 +18,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -44,6 +45,25 @@ class Author(str, enum.Enum):
     BOT = "bot"
     AGENT = "agent"
     SYSTEM = "system"
+
+
+class HandoffStatus(str, enum.Enum):
+    """Where a handoff stands: waiting for an agent, taken by one, or over."""
+
+    WAITING = "waiting"
+    ACTIVE = "active"
+    CLOSED = "closed"
+
+
+OPEN_HANDOFF_STATUSES = (HandoffStatus.WAITING.value, HandoffStatus.ACTIVE.value)
+"""The statuses of a handoff that is not over; a conversation has at most one such handoff."""
+
+
+class FeedbackSource(str, enum.Enum):
+    """Which channel reported a verdict: the widget's buttons, or the bot (the citizen told it)."""
+
+    WIDGET = "widget"
+    BOT = "bot"
 
 
 def utcnow() -> datetime:
@@ -95,6 +115,13 @@ def _in(column: str, enum_type: type[enum.Enum]) -> str:
     return f"{column} IN ({values})"
 
 
+MAX_SLUG_LENGTH = 200
+"""Longest slug of a knowledge-base entry the feedback table stores."""
+
+LANGUAGE_CHECK = "language IN ('fr', 'en')"
+"""The SQL condition on a ``language`` column (true for NULL, as every check)."""
+
+
 class Conversation(Base):
     """A citizen's conversation, authorised by the bearer token given when it was created.
 
@@ -112,7 +139,7 @@ class Conversation(Base):
     __tablename__ = "conversations"
     __table_args__ = (
         CheckConstraint(_in("mode", ConversationMode), name="mode"),
-        CheckConstraint("language IN ('fr', 'en')", name="language"),
+        CheckConstraint(LANGUAGE_CHECK, name="language"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -153,6 +180,80 @@ class Message(Base):
     author: Mapped[str] = mapped_column(String(16))
     text: Mapped[str] = mapped_column(Text())
     buttons: Mapped[list[dict[str, Any]]] = mapped_column(JSON(), default=list)
-    source: Mapped[dict[str, Any] | None] = mapped_column(JSON(), nullable=True)
+    # none_as_null: None is SQL NULL (not JSON 'null'), so that "has a source" is ``source IS NOT NULL``.
+    source: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     language: Mapped[str | None] = mapped_column(String(8), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Handoff(Base):
+    """A conversation handed over to the human agents, from the request until an agent closes it.
+
+    Attributes:
+        id: Random identifier (uuid4 hex).
+        conversation_id: The conversation.
+        status: ``waiting``, ``active`` or ``closed`` (see ``HandoffStatus``).
+        language: Language the citizen speaks, ``fr`` or ``en``.
+        reason: Why the bot handed over, in a word (``requested``, ``not_helpful``, ``frustration``…).
+        note: What the bot tells the agents, if anything.
+        created_at: Time of the request (UTC); the waiting queue is in this order.
+        claimed_at: Time an agent took it (UTC), or None.
+        closed_at: Time it was closed (UTC), or None.
+        assignee: Username of the agent who has it, or None.
+    """
+
+    __tablename__ = "handoffs"
+    __table_args__ = (
+        CheckConstraint(_in("status", HandoffStatus), name="status"),
+        CheckConstraint(LANGUAGE_CHECK, name="language"),
+        Index("ix_handoffs_status_created_at", "status", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default=HandoffStatus.WAITING.value)
+    language: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    assignee: Mapped[str | None] = mapped_column(String(150), nullable=True)
+
+
+class Feedback(Base):
+    """A citizen's verdict on an answer of the bot, for the editors of the knowledge base.
+
+    Attributes:
+        id: Database identifier.
+        conversation_id: The conversation.
+        message_seq: ``seq`` of the bot message judged, or None when it is not known.
+        slug: The knowledge-base entry the judged message answered from, or None.
+        question: The citizen's question that message answered, or None.
+        helpful: Whether the answer helped.
+        comment: What the citizen added, or None.
+        language: Language of the answer, or None.
+        source: ``widget`` or ``bot``: the channel that reported it (see ``FeedbackSource``).
+        created_at: Time it was reported (UTC).
+    """
+
+    __tablename__ = "feedback"
+    __table_args__ = (
+        CheckConstraint(_in("source", FeedbackSource), name="source"),
+        CheckConstraint(LANGUAGE_CHECK, name="language"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    message_seq: Mapped[int | None] = mapped_column(Integer(), nullable=True)
+    slug: Mapped[str | None] = mapped_column(String(MAX_SLUG_LENGTH), nullable=True, index=True)
+    question: Mapped[str | None] = mapped_column(Text(), nullable=True)
+    helpful: Mapped[bool] = mapped_column(Boolean())
+    comment: Mapped[str | None] = mapped_column(Text(), nullable=True)
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    source: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)

@@ -77,6 +77,8 @@ class BotReply(BaseModel):
     @field_validator("source", mode="before")
     @classmethod
     def _usable_source_or_none(cls, value: Any) -> Any:
+        if isinstance(value, BotSource):
+            return value
         if not isinstance(value, dict) or not isinstance(value.get("slug"), str) or not value["slug"]:
             return None
         title = value.get("title")

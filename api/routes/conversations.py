@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, HTTPException, Query, status
 from sqlalchemy.exc import IntegrityError
 
-from api import crud
+from api import crud, feedback
 from api.deps import (
     ConversationDep,
     DatabaseDep,
@@ -21,7 +21,16 @@ from api.deps import (
 )
 from api.models import Message
 from api.rasa_client import RasaUnavailable
-from api.schemas import ConversationCreate, ConversationCreated, ErrorOut, MessageCreate, MessageOut, TurnOut
+from api.schemas import (
+    MAX_SEQ,
+    ConversationCreate,
+    ConversationCreated,
+    ErrorOut,
+    FeedbackCreate,
+    MessageCreate,
+    MessageOut,
+    TurnOut,
+)
 from api.turns import take_turn
 
 logger = logging.getLogger(__name__)
@@ -29,7 +38,6 @@ logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/conversations", tags=["conversations"])
 
 RASA_UNAVAILABLE_DETAIL = "The assistant is temporarily unavailable; your message was saved."
-MAX_SEQ = 2**31 - 1
 DEFAULT_PAGE_SIZE = 500
 MAX_PAGE_SIZE = 1000
 
@@ -40,6 +48,13 @@ _AUTH_RESPONSES: dict[int | str, dict[str, object]] = {
     },
     status.HTTP_404_NOT_FOUND: {"model": ErrorOut, "description": "No such conversation"},
     422: {"model": ErrorOut, "description": "Invalid request; `detail` says what is wrong"},
+}
+
+_TOO_MANY_MESSAGES: dict[int | str, dict[str, object]] = {
+    status.HTTP_429_TOO_MANY_REQUESTS: {
+        "model": ErrorOut,
+        "description": "Too many messages (feedback included) in this conversation",
+    },
 }
 
 
@@ -93,10 +108,7 @@ def create_conversation(
     dependencies=[MessageLimit],
     responses={
         **_AUTH_RESPONSES,
-        status.HTTP_429_TOO_MANY_REQUESTS: {
-            "model": ErrorOut,
-            "description": "Too many messages in this conversation",
-        },
+        **_TOO_MANY_MESSAGES,
         status.HTTP_409_CONFLICT: {
             "model": ErrorOut,
             "description": "Another message was stored at the same time",
@@ -125,8 +137,6 @@ async def post_message(
     except RasaUnavailable as exc:
         logger.warning("Conversation %s: %s", conversation.id, exc)
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=RASA_UNAVAILABLE_DETAIL) from exc
-    except crud.ConversationNotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="No such conversation.") from exc
     except IntegrityError as exc:
         logger.warning("Conversation %s: concurrent write refused by the database", conversation.id)
         raise HTTPException(
@@ -159,3 +169,35 @@ def list_messages(
     """Return the conversation's messages numbered after ``after``, oldest first, at most ``limit``."""
     messages = crud.list_messages(session, conversation.id, after=after, limit=limit)
     return [message_out(message) for message in messages]
+
+
+@router.post(
+    "/{conversation_id}/feedback",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[MessageLimit],
+    responses={
+        **_AUTH_RESPONSES,
+        **_TOO_MANY_MESSAGES,
+        422: {
+            "model": ErrorOut,
+            "description": "Invalid body, or `seq` is not one of the bot's messages in this conversation",
+        },
+    },
+    summary="Say whether one of the bot's messages helped",
+)
+def post_feedback(body: FeedbackCreate, conversation: ConversationDep, session: SessionDep) -> None:
+    """Store the citizen's verdict on the bot's message ``seq``, for the editors of the knowledge base.
+
+    The verdict is linked to the entry the message answered from and to the citizen's question before it. A
+    new verdict on the same message replaces the earlier one. Counted against the conversation's message
+    limit.
+    """
+    try:
+        feedback.record_widget_feedback(
+            session, conversation.id, seq=body.seq, helpful=body.helpful, comment=body.comment
+        )
+    except feedback.NotABotMessage as exc:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=f"seq: message {body.seq} is not one of the bot's messages in this conversation",
+        ) from exc

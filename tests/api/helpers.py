@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
 import httpx
+import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+
+from api.config import DEFAULT_WEBHOOK_SECRET, Settings
+from api.deps import get_rasa
+from api.rasa_client import BotReply, RasaClient
+from api.signing import SIGNATURE_HEADER, sign
 
 
 def start_conversation(client: TestClient, language: str | None = None) -> tuple[str, dict[str, str]]:
@@ -43,3 +51,81 @@ async def send_concurrently(app: FastAPI, count: int) -> tuple[list[int], list[d
                 tasks.start_soon(send, number)
         listed: list[dict[str, Any]] = (await client.get(url, headers=headers)).json()
     return statuses, listed
+
+
+def signed(body: object, secret: str = DEFAULT_WEBHOOK_SECRET) -> dict[str, Any]:
+    """Return the ``content`` and ``headers`` of a webhook call: ``body`` as JSON, signed with ``secret``.
+
+    Use as ``client.post(url, **signed(body))``.
+    """
+    content = json.dumps(body).encode()
+    return {
+        "content": content,
+        "headers": {"Content-Type": "application/json", SIGNATURE_HEADER: sign(secret, content)},
+    }
+
+
+def run_sql(settings: Settings, sql: str, **params: object) -> list[dict[str, Any]]:
+    """Run one statement straight on the application's database, committed; return its rows, if any."""
+    engine = sa.create_engine(settings.sqlalchemy_url)
+    try:
+        with engine.begin() as connection:
+            result = connection.execute(sa.text(sql), params)
+            return [dict(row._mapping) for row in result] if result.returns_rows else []
+    finally:
+        engine.dispose()
+
+
+Bot = Callable[[str, str], Awaitable[list[BotReply]]]
+"""What a fake Rasa answers: ``await bot(conversation_id, text)``."""
+
+
+class FakeRasa(RasaClient):
+    """Stands in for the Rasa server: answers each message with what ``bot`` returns for it.
+
+    Attributes:
+        bot: The answers.
+        sent: The texts sent to the bot, in order.
+    """
+
+    def __init__(self, bot: Bot) -> None:
+        super().__init__("http://rasa.invalid", timeout=1.0)
+        self.bot = bot
+        self.sent: list[str] = []
+
+    async def send(self, conversation_id: str, text: str, language: str | None) -> list[BotReply]:
+        """Answer with ``bot``, recording the text."""
+        self.sent.append(text)
+        return await self.bot(conversation_id, text)
+
+
+def use_fake_rasa(app: FastAPI, bot: Bot) -> FakeRasa:
+    """Make the application talk to a fake Rasa answering with ``bot``; return the fake."""
+    rasa = FakeRasa(bot)
+    app.dependency_overrides[get_rasa] = lambda: rasa
+    return rasa
+
+
+async def request_handoffs_concurrently(app: FastAPI, count: int) -> tuple[str, list[dict[str, Any]]]:
+    """Ask ``count`` times at once for one new conversation to be handed off.
+
+    Returns:
+        The conversation's id and the answers (JSON), in the order they came.
+    """
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as client,
+    ):
+        conversation_id = (await client.post("/api/conversations")).json()["id"]
+        answers: list[dict[str, Any]] = []
+
+        async def request(number: int) -> None:
+            body = {"conversation_id": conversation_id, "reason": f"reason {number}"}
+            response = await client.post("/api/webhooks/handoff", **signed(body))
+            assert response.status_code == 200, response.text
+            answers.append(response.json())
+
+        async with anyio.create_task_group() as tasks:
+            for number in range(count):
+                tasks.start_soon(request, number)
+    return conversation_id, answers

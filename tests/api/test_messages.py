@@ -9,14 +9,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.config import Settings
 from api.routes.conversations import RASA_UNAVAILABLE_DETAIL
 from api.schemas import MAX_MESSAGE_LENGTH
-from tests.api.helpers import send_concurrently, start_conversation
+from tests.api.helpers import run_sql, send_concurrently, start_conversation
 
 
 def messages_url(conversation_id: str) -> str:
@@ -160,15 +159,7 @@ async def test_concurrent_messages_of_one_conversation_keep_distinct_seqs(app: F
 @pytest.mark.parametrize("mode", ["waiting", "agent"])
 def test_messages_go_to_the_agents_once_handed_off(client: TestClient, settings: Settings, mode: str) -> None:
     conversation_id, headers = start_conversation(client, "en")
-    engine = sa.create_engine(settings.sqlalchemy_url)
-    try:
-        with engine.begin() as connection:
-            connection.execute(
-                sa.text("UPDATE conversations SET mode = :mode WHERE id = :id"),
-                {"mode": mode, "id": conversation_id},
-            )
-    finally:
-        engine.dispose()
+    run_sql(settings, "UPDATE conversations SET mode = :mode WHERE id = :id", mode=mode, id=conversation_id)
 
     response = client.post(messages_url(conversation_id), json={"text": "Are you there?"}, headers=headers)
 

@@ -16,7 +16,15 @@ from sqlalchemy import create_engine, inspect
 from api.config import Settings, sqlalchemy_url
 from api.db import run_migrations
 from api.main import create_app
-from tests.api.helpers import send_concurrently, start_conversation
+from api.rasa_client import BotReply
+from tests.api.helpers import (
+    request_handoffs_concurrently,
+    run_sql,
+    send_concurrently,
+    signed,
+    start_conversation,
+    use_fake_rasa,
+)
 
 SERVER_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -44,7 +52,13 @@ def test_migration_creates_the_schema(pg_database_url: str) -> None:
     engine = create_engine(sqlalchemy_url(pg_database_url))
     try:
         inspector = inspect(engine)
-        assert set(inspector.get_table_names()) == {"alembic_version", "conversations", "messages"}
+        assert set(inspector.get_table_names()) == {
+            "alembic_version",
+            "conversations",
+            "messages",
+            "handoffs",
+            "feedback",
+        }
         unique = inspector.get_unique_constraints("messages")
         assert [c["column_names"] for c in unique] == [["conversation_id", "seq"]]
         assert ["conversation_id"] in [i["column_names"] for i in inspector.get_indexes("messages")]
@@ -92,3 +106,62 @@ async def test_concurrent_messages_keep_distinct_seqs(
 
     assert statuses == [503] * 12
     assert [m["seq"] for m in listed] == list(range(1, 13))
+
+
+def test_handoff_and_feedback_round_trip(
+    pg_database_url: str, make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings(GUICHET_DATABASE_URL=pg_database_url)
+    app = create_app(settings)
+
+    async def bot(_conversation_id: str, _text: str) -> list[BotReply]:
+        answer = {"text": "Prenez rendez-vous.", "language": "fr", "source": {"slug": "passport"}}
+        return [BotReply.model_validate(answer), BotReply(text="Autre chose ?", language="fr")]
+
+    use_fake_rasa(app, bot)
+    with TestClient(app) as client:
+        conversation_id, headers = start_conversation(client, "fr")
+        sent = client.post(
+            f"/api/conversations/{conversation_id}/messages",
+            json={"text": "Mon passeport ?"},
+            headers=headers,
+        )
+        widget = client.post(
+            f"/api/conversations/{conversation_id}/feedback",
+            json={"seq": 3, "helpful": True, "comment": "ok"},
+            headers=headers,
+        )
+        nul = client.post(
+            f"/api/conversations/{conversation_id}/feedback",
+            json={"seq": 2, "helpful": True, "comment": "\x00"},
+            headers=headers,
+        )
+        from_bot = client.post(
+            "/api/webhooks/feedback", **signed({"conversation_id": conversation_id, "helpful": False})
+        )
+        handoff = client.post(
+            "/api/webhooks/handoff", **signed({"conversation_id": conversation_id, "reason": "unsure"})
+        )
+
+    assert [m["seq"] for m in sent.json()["messages"]] == [2, 3]
+    assert (widget.status_code, nul.status_code, from_bot.status_code) == (204, 422, 204)
+    stored = run_sql(settings, "SELECT message_seq, slug, question, source FROM feedback ORDER BY id")
+    assert stored == [
+        {"message_seq": 3, "slug": None, "question": "Mon passeport ?", "source": "widget"},
+        {"message_seq": 2, "slug": "passport", "question": "Mon passeport ?", "source": "bot"},
+    ]
+    assert handoff.status_code == 200
+    assert (handoff.json()["status"], handoff.json()["queue_position"]) == ("waiting", 1)
+
+
+@pytest.mark.anyio
+async def test_concurrent_handoff_requests_open_one_handoff(
+    pg_database_url: str, make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings(GUICHET_DATABASE_URL=pg_database_url)
+    conversation_id, answers = await request_handoffs_concurrently(create_app(settings), 8)
+
+    assert len({answer["handoff_id"] for answer in answers}) == 1
+    assert run_sql(
+        settings, "SELECT count(*) AS n FROM handoffs WHERE conversation_id = :id", id=conversation_id
+    ) == [{"n": 1}]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.rasa_client import BotReply, RasaClient, RasaUnavailable, parse_replies, turn_language
+from api.rasa_client import BotReply, BotSource, RasaClient, RasaUnavailable, parse_replies, turn_language
 
 
 def test_replies_are_read_whole() -> None:
@@ -55,6 +55,11 @@ def test_sources_without_slug_are_dropped(source: object, expected: tuple[str, s
     reply = parse_replies([{"text": "x", "source": source}])[0]
     read = None if reply.source is None else (reply.source.slug, reply.source.title, reply.source.url)
     assert read == expected
+
+
+def test_a_reply_built_in_code_keeps_its_source() -> None:
+    source = BotSource(slug="passport", title="Passeport")
+    assert BotReply(text="x", source=source).source == source
 
 
 def test_empty_replies_are_dropped() -> None:
