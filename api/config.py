@@ -107,6 +107,8 @@ class Settings(BaseSettings):
         actions_port: Port of the action server; used to derive ``actions_url``.
         rasa_url: Base URL of the Rasa server (default ``http://127.0.0.1:{rasa_port}``).
         actions_url: Base URL of the action server (default ``http://127.0.0.1:{actions_port}``).
+        api_url: Base URL at which the action server reaches this API's webhooks (default
+            ``http://127.0.0.1:{api_port}``).
         webhook_secret: Shared secret signing the bot-to-API webhooks (HMAC-SHA256).
         redis_url: Redis URL turning on fan-out between API replicas; unset by default.
         default_language: Language of a conversation whose citizen did not choose one.
@@ -131,6 +133,7 @@ class Settings(BaseSettings):
     actions_port: Port = 5055
     rasa_url: str = ""
     actions_url: str = ""
+    api_url: str = ""
     webhook_secret: SecretStr = SecretStr(DEFAULT_WEBHOOK_SECRET)
     redis_url: str | None = None
     default_language: Language = "fr"
@@ -170,7 +173,8 @@ class Settings(BaseSettings):
     def _derive_and_enforce(self) -> Settings:
         self.rasa_url = (self.rasa_url.strip() or f"http://127.0.0.1:{self.rasa_port}").rstrip("/")
         self.actions_url = (self.actions_url.strip() or f"http://127.0.0.1:{self.actions_port}").rstrip("/")
-        for name in ("rasa_url", "actions_url"):
+        self.api_url = (self.api_url.strip() or f"http://127.0.0.1:{self.api_port}").rstrip("/")
+        for name in ("rasa_url", "actions_url", "api_url"):
             if not getattr(self, name).startswith(("http://", "https://")):
                 raise ValueError(f"{name} must start with http:// or https://")
         if not self.is_development and self.webhook_secret.get_secret_value() == DEFAULT_WEBHOOK_SECRET:
