@@ -24,7 +24,11 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot import speedups
+
 logger = logging.getLogger(__name__)
+
+speedups.install()
 
 LANGUAGES = ("fr", "en")
 

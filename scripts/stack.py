@@ -69,15 +69,33 @@ def isolated_environment(var_dir: Path) -> dict[str, str]:
     }
 
 
-def service_specs(settings: Settings, model: Path, var_dir: Path) -> list[ServiceSpec]:
+#: Math libraries use one thread per process unless told otherwise: each process serves concurrent requests,
+#: and on a small machine threads of a single query only wait for each other (ADR 0007).
+SINGLE_THREADED_MATH = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "TF_INTRA_OP_PARALLELISM_THREADS",
+    "TF_INTER_OP_PARALLELISM_THREADS",
+)
+
+
+def service_specs(
+    settings: Settings, model: Path, var_dir: Path, *, enable_rasa_api: bool = False
+) -> list[ServiceSpec]:
     """The three processes, configured from the settings.
 
     Args:
         settings: the Guichet settings (ports, URLs, database).
         model: the trained Rasa model to serve.
         var_dir: where Rasa's tracker store lives.
+        enable_rasa_api: also open Rasa's HTTP API (``/model/parse``...), for benchmarks.
     """
-    base = {"PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+    base = {
+        "PYTHONPATH": str(REPO),
+        "PYTHONUNBUFFERED": "1",
+        **{name: os.environ.get(name, "1") for name in SINGLE_THREADED_MATH},
+    }
     rasa_env = {
         **rasa_environment(),
         **base,
@@ -100,6 +118,7 @@ def service_specs(settings: Settings, model: Path, var_dir: Path) -> list[Servic
                 "127.0.0.1",
                 "--port",
                 str(settings.rasa_port),
+                *(["--enable-api"] if enable_rasa_api else []),
             ],
             ready_url=f"{settings.rasa_url}/",
             env=rasa_env,
