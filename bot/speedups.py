@@ -2,12 +2,11 @@
 
 Action calls: Rasa checks every answer of the action server against a JSON schema
 (``RemoteAction._validate_action_result``) with ``jsonschema.validate``, which first re-checks the schema
-itself against its meta-schema and builds a new validator: on this project's 2-core machine that was about a third of the Rasa server's CPU time per
-knowledge-base answer turn (profiled with py-spy; see docs/adr/0007-fast-conversation-turns.md).
-
-:func:`install` replaces that method with one that validates against the same schema with a validator built
-once. Answers are still validated, and invalid ones still raise the same ``ValidationError`` with Rasa's
-message.
+itself against its meta-schema and builds a new validator: on this project's 2-core machine that was about a
+third of the Rasa server's CPU time per knowledge-base answer turn (profiled with py-spy; see
+docs/adr/0007-fast-conversation-turns.md). :func:`install` replaces that method with one that validates
+against the same schema with a validator built once. Answers are still validated, and invalid ones still
+raise the same ``ValidationError`` with Rasa's message.
 
 SQLite tracker store: connections use write-ahead logging with ``synchronous=NORMAL``, which does not wait for
 the disk on every commit; a crash of the Rasa server loses nothing, a power cut may lose the last turns'
