@@ -4,7 +4,9 @@
   abstention, by kind and language), cross-lingual retrieval, and the embedding backends compared;
 - ``kb``: index build time for the commune's entries, one query's latency (embedding included), memory;
 - ``service-public``: every service-public.fr page imported: PIAF and DILA questions, speed at 8,000 entries;
-- ``turns``: chat turns through the API with the real three processes, sequential and concurrent.
+- ``nlu``: intent F1 per language by cross-validation of the Rasa pipeline, language detection;
+- ``turns``: chat turns through the API with the real three processes, sequential and concurrent, beside
+  Rasa's ``/model/parse`` alone.
 
 Figures go to standard output; copy them, with the machine, into ``docs/benchmarks.md``.
 """
@@ -27,6 +29,7 @@ from benchmarks.common import (
     resident_mib,
     timed,
 )
+from benchmarks.nlu import bench_nlu
 from benchmarks.retrieval import bench_retrieval, print_query_speed
 from benchmarks.service_public import bench_service_public
 from benchmarks.turns import bench_turns
@@ -36,7 +39,7 @@ from knowledge_base.index import build_index
 from knowledge_base.search import Searcher
 from knowledge_base.store import load_entries, load_out_of_scope
 
-PARTS = ("retrieval", "kb", "service-public", "turns")
+PARTS = ("retrieval", "kb", "service-public", "nlu", "turns")
 
 
 def bench_knowledge_base(questions: list[Question], rounds: int) -> None:
@@ -65,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="passes over the questions for query latency")
     parser.add_argument("--turns", type=int, default=200, help="chat turns per measure")
     parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument("--think", type=float, default=1.0, help="seconds a citizen reads, between turns")
+    parser.add_argument("--folds", type=int, default=5, help="cross-validation folds of the NLU data")
     parser.add_argument("--backends", action="store_true", help="also compare every embedding backend")
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="list the questions retrieval gets wrong"
@@ -81,8 +86,10 @@ def main(argv: list[str] | None = None) -> int:
         bench_knowledge_base(dev, args.rounds)
     if "service-public" in parts:
         bench_service_public(dev, args.rounds)
+    if "nlu" in parts:
+        bench_nlu(args.folds)
     if "turns" in parts:
-        bench_turns([q.q for q in dev if q.slug is not None], args.turns, args.concurrency)
+        bench_turns([q.q for q in dev if q.slug is not None], args.turns, args.concurrency, args.think)
     return 0
 
 
