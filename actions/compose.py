@@ -66,18 +66,16 @@ def answer_messages(entry: Entry, language: str, detail: str | None = None) -> l
         ``utter_message`` keyword arguments, in order. A detail the entry lacks is said so, followed by the
         whole answer.
     """
-    _, localized = entry.localized(language)
+    used, localized = entry.localized(language)
     metadata = {"language": language, "source": source_of(entry, localized)}
     messages: list[dict[str, Any]] = []
     if detail in DETAILS:
         value = detail_value(localized, detail)
         if value is not None:
-            return [
-                {
-                    **render(f"detail_{detail}", language, title=localized.title, **{detail: value}),
-                    "metadata": metadata,
-                }
-            ]
+            stated = render(f"detail_{detail}", language, title=localized.title, **{detail: value})
+            if used != language:
+                stated["text"] = f"{OTHER_LANGUAGE_NOTICE[language]}\n\n{stated['text']}"
+            return [{**stated, "metadata": metadata}]
         messages.append({**render("detail_missing", language, title=localized.title), "metadata": metadata})
     text, _ = compose(entry, language)
     messages.append({"text": text, "metadata": metadata})

@@ -83,6 +83,18 @@ def question_before(tracker: Tracker, action: str) -> str | None:
     return None
 
 
+def previous_action(tracker: Tracker) -> str | None:
+    """The last action run before the citizen's latest message (``action_listen`` excepted)."""
+    seen_message = False
+    for event in _events_backwards(tracker):
+        if event.get("event") == "user":
+            seen_message = True
+        elif seen_message and event.get("event") == "action" and event.get("name") != "action_listen":
+            name = event.get("name")
+            return name if isinstance(name, str) else None
+    return None
+
+
 def intent_before(tracker: Tracker, action: str) -> str | None:
     """The intent of the citizen's last message before the latest run of ``action``."""
     seen_action = False

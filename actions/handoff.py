@@ -26,8 +26,12 @@ REASON_OF_INTENT = {"complain": "frustration", "deny": "not_helpful"}
 
 
 def handoff_reason(tracker: Tracker) -> str:
-    """Why the conversation goes to a person: ``requested``, ``frustration``, ``not_helpful``, ``unsure``."""
-    if context.latest_intent(tracker) == "request_human":
+    """Why the conversation goes to a person: ``requested``, ``frustration``, ``not_helpful``, ``unsure``.
+
+    A citizen who asks out of the blue ``requested`` it; one who accepts the bot's offer (typing yes or
+    clicking its button) gets the reason of the offer: what the citizen said before it.
+    """
+    if context.latest_intent(tracker) == "request_human" and context.previous_action(tracker) != OFFER_ACTION:
         return "requested"
     return REASON_OF_INTENT.get(context.intent_before(tracker, OFFER_ACTION) or "", "unsure")
 
@@ -65,8 +69,10 @@ class ActionHandoff(Action):
         logger.info(
             "conversation %s handed off (%s), position %s", tracker.sender_id, payload["reason"], position
         )
-        queue_position = position if isinstance(position, int) and position > 0 else 1
-        dispatcher.utter_message(
-            **render("handoff_started", context.citizen_language(tracker), queue_position=queue_position)
-        )
+        language = context.citizen_language(tracker)
+        if position == 0:  # an agent already has the conversation
+            dispatcher.utter_message(**render("handoff_active", language))
+        else:
+            queue_position = position if isinstance(position, int) and position > 0 else 1
+            dispatcher.utter_message(**render("handoff_started", language, queue_position=queue_position))
         return []

@@ -22,6 +22,8 @@ LANGUAGE_WORDS = {
     "en": ("english", "anglais", "anglaise", "inglese", "ingles"),
     "fr": ("french", "francais", "francaise"),
 }
+#: Words that turn "I speak French" into "I don't speak French" (accents stripped, lowercase).
+NEGATIONS = frozenset({"not", "dont", "don", "doesnt", "cant", "cannot", "no", "ne", "pas", "n"})
 _WORD = re.compile(r"[a-z]+")
 
 
@@ -33,6 +35,9 @@ def _plain(text: str) -> str:
 def requested_language(text: str, current: str) -> str:
     """The language the citizen asks for: the one the message names, else the other one.
 
+    A message naming one language with a negation ("I don't speak French", "je ne parle pas anglais") asks
+    for the other one.
+
     Args:
         text: The citizen's message, e.g. "on peut parler anglais ?".
         current: The conversation's current language.
@@ -42,9 +47,10 @@ def requested_language(text: str, current: str) -> str:
     """
     words = set(_WORD.findall(_plain(text)))
     named = [language for language, names in LANGUAGE_WORDS.items() if words & set(names)]
+    other = {"fr": "en", "en": "fr"}
     if len(named) == 1:
-        return named[0]
-    return "en" if current == "fr" else "fr"
+        return other[named[0]] if words & NEGATIONS else named[0]
+    return other.get(current, "fr")
 
 
 class ActionChangeLanguage(Action):

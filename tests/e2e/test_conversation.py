@@ -28,15 +28,24 @@ def open_conversation(client: httpx.Client, language: str | None) -> tuple[str, 
     return body["id"], {"Authorization": f"Bearer {body['token']}"}
 
 
-def say(client: httpx.Client, conversation: str, headers: dict[str, str], text: str) -> dict[str, Any]:
+def say(
+    client: httpx.Client, conversation: str, headers: dict[str, str], text: str, mode: str = "bot"
+) -> dict[str, Any]:
+    """Sends a message; checks the conversation's mode after it, and that the bot replied while it has it."""
     response = client.post(
         f"/api/conversations/{conversation}/messages", json={"text": text}, headers=headers
     )
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
-    assert body["mode"] == "bot"
-    assert body["messages"], f"no reply to {text!r}"
+    assert body["mode"] == mode, body
+    assert body["messages"] or mode != "bot", f"no reply to {text!r}"
     return body
+
+
+def assert_asks_for_feedback(message: dict[str, Any]) -> None:
+    """The message after a knowledge-base answer asks whether it helped, with yes/no buttons."""
+    assert message["source"] is None
+    assert [button["payload"] for button in message["buttons"]] == ["/affirm", "/deny"]
 
 
 def test_health_reports_every_component_ready(stack: RunningStack) -> None:
@@ -65,6 +74,7 @@ def test_french_conversation_is_answered_in_french_from_the_knowledge_base(stack
         assert passport.fr is not None
         assert message["source"] == {"slug": "passport", "title": passport.fr.title, "url": passport.fr.url}
         assert message["text"] == passport.fr.answer.strip()
+        assert_asks_for_feedback(answer["messages"][1])
 
         bins = say(client, conversation, headers, "quels jours passe le camion poubelle ?")
         assert bins["messages"][0]["source"]["slug"] == "waste-collection"
@@ -72,8 +82,8 @@ def test_french_conversation_is_answered_in_french_from_the_knowledge_base(stack
         stored = client.get(f"/api/conversations/{conversation}/messages", headers=headers).json()
 
     authors = [item["author"] for item in stored]
-    assert authors == ["citizen", "bot", "citizen", "bot", "citizen", "bot"]
-    assert [item["seq"] for item in stored] == list(range(1, 7))
+    assert authors == ["citizen", "bot", "citizen", "bot", "bot", "citizen", "bot", "bot"]
+    assert [item["seq"] for item in stored] == list(range(1, 9))
     assert stored[2]["text"] == "Comment je fais pour refaire mon passeport ?"
     assert stored[3]["text"] == message["text"]
     assert stored[3]["seq"] == message["seq"]
@@ -137,7 +147,7 @@ def test_messages_are_stored_by_the_api_and_rasa_keeps_the_conversation(stack: R
         rows = db.execute(
             "SELECT seq, author, text FROM messages WHERE conversation_id = ? ORDER BY seq", (conversation,)
         ).fetchall()
-    assert [(seq, author) for seq, author, _ in rows] == [(1, "citizen"), (2, "bot")]
+    assert [(seq, author) for seq, author, _ in rows] == [(1, "citizen"), (2, "bot"), (3, "bot")]
     assert rows[0][2] == "Where can I get a copy of my birth certificate?"
 
     with sqlite3.connect(stack.var_dir / "rasa-tracker.db") as db:
