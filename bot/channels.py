@@ -25,43 +25,11 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import speedups
+from bot.messages import normalise_message, payload_with_language
 
 logger = logging.getLogger(__name__)
 
 speedups.install()
-
-LANGUAGES = ("fr", "en")
-
-
-def normalise_message(message: dict[str, Any]) -> dict[str, Any]:
-    """Turns a message as Rasa sends it to a channel into the Guichet shape.
-
-    Args:
-        message: the dictionary given to ``OutputChannel.send_response``: text,
-            buttons and data keys, plus the bot utterance's metadata (keyword
-            arguments of ``dispatcher.utter_message`` and the ``metadata`` of a
-            domain response).
-
-    Returns:
-        ``{"text": str, "buttons": [{"title", "payload"}], "language": str | None,
-        "source": dict | None}``.
-    """
-    metadata = message.get("metadata") or {}
-    if not isinstance(metadata, dict):
-        metadata = {}
-    language = metadata.get("language")
-    buttons = [
-        {"title": str(button.get("title", "")), "payload": str(button.get("payload", ""))}
-        for button in message.get("buttons") or []
-        if isinstance(button, dict)
-    ]
-    source = metadata.get("source")
-    return {
-        "text": message.get("text") or "",
-        "buttons": buttons,
-        "language": language if language in LANGUAGES else None,
-        "source": source if isinstance(source, dict) else None,
-    }
 
 
 class GuichetOutput(CollectingOutputChannel):
@@ -103,6 +71,7 @@ class GuichetInput(RestInput):
             if not isinstance(sender_id, str) or not sender_id or not isinstance(text, str):
                 return response.json({"error": "expected {'sender': str, 'message': str}"}, status=400)
             metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else None
+            text = payload_with_language(text, (metadata or {}).get("language"))
             collector = GuichetOutput()
             try:
                 await on_new_message(

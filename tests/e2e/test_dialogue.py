@@ -159,31 +159,33 @@ def test_frustration_offers_a_person_and_the_button_starts_the_handoff(
 
 
 @pytest.mark.parametrize(
-    ("language", "request"),
+    ("language", "asked"),
     [("fr", "je voudrais parler à un agent de la mairie"), ("en", "can I speak to a real person please")],
 )
-def test_asking_for_a_person_starts_the_handoff(stack: RunningStack, language: str, request: str) -> None:
+def test_asking_for_a_person_starts_the_handoff(stack: RunningStack, language: str, asked: str) -> None:
     with stack.client() as client:
         conversation, headers = open_conversation(client, language)
-        reply = say(client, conversation, headers, request, mode="waiting")
+        reply = say(client, conversation, headers, asked, mode="waiting")
         assert reply["messages"] and reply["language"] == language
-        assert "1" in reply["messages"][0]["text"]  # the citizen's place in the queue
     assert stored(stack, "handoffs", "status", conversation) == [("waiting",)]
+    with sqlite3.connect(stack.var_dir / "guichet.db") as db:
+        (waiting,) = db.execute("SELECT COUNT(*) FROM handoffs WHERE status = 'waiting'").fetchone()
+    assert f" {waiting} " in reply["messages"][0]["text"]  # the citizen's place in the queue, last
 
 
 @pytest.mark.parametrize(
-    ("start", "request", "target", "confirmation"),
+    ("start", "asked", "target", "confirmation"),
     [
         ("fr", "on peut parler anglais ?", "en", "English"),
         ("en", "can we speak French please?", "fr", "français"),
     ],
 )
 def test_the_citizen_switches_language_mid_conversation(
-    stack: RunningStack, start: str, request: str, target: str, confirmation: str
+    stack: RunningStack, start: str, asked: str, target: str, confirmation: str
 ) -> None:
     with stack.client() as client:
         conversation, headers = open_conversation(client, start)
-        switched = say(client, conversation, headers, request)
+        switched = say(client, conversation, headers, asked)
         assert switched["language"] == target
         assert confirmation in switched["messages"][0]["text"]
         # a short message keeps the new language
