@@ -4,8 +4,10 @@ Four measures of knowledge-base question turns:
 
 - the floor: Rasa's ``/model/parse`` alone (the NLU pipeline, language detection included), no dialogue;
 - sequential: one conversation at a time, each question sent as soon as the previous answer arrived;
-- 10 concurrent conversations: ten citizens chatting at once, each reading the answer for ``think`` seconds
-  before the next question (a real citizen reads and types for longer);
+- 10 concurrent conversations: ten citizens chatting at once, each reading the answer before the next
+  question for a random time averaging ``think`` seconds (uniform between half and one and a half times it;
+  a real citizen reads and types for longer), starting at random moments within the first ``think`` seconds,
+  so that they do not all send at the same instant;
 - saturation: the same ten conversations with no pause at all, which measures the machine's capacity in
   turns per second rather than what a citizen waits.
 """
@@ -13,6 +15,7 @@ Four measures of knowledge-base question turns:
 from __future__ import annotations
 
 import os
+import random
 import sys
 import tempfile
 import time
@@ -60,16 +63,23 @@ class Citizen:
         self.questions = questions
 
     def turns(self, count: int, offset: int, think: float = 0.0) -> list[float]:
-        """Sends ``count`` questions and returns each turn's latency in milliseconds."""
+        """Sends ``count`` questions and returns each turn's latency in milliseconds.
+
+        With ``think``, waits a random time in [0, think] before the first question and in
+        [think / 2, 3 * think / 2] before each next one (seeded by ``offset``: runs are repeatable).
+        """
+        rng = random.Random(offset)
         times: list[float] = []
         url, headers = "", {}
+        if think:
+            time.sleep(rng.uniform(0, think))
         for i in range(count):
             if i % TURNS_PER_CONVERSATION == 0:
                 created = self.client.post("/api/conversations", json={"language": None}).json()
                 headers = {"Authorization": f"Bearer {created['token']}"}
                 url = f"/api/conversations/{created['id']}/messages"
-            elif think:
-                time.sleep(think)
+            if think and i:
+                time.sleep(rng.uniform(think / 2, 3 * think / 2))
             text = self.questions[(offset + i) % len(self.questions)]
             started = time.perf_counter()
             response = self.client.post(url, json={"text": text}, headers=headers)
@@ -112,7 +122,7 @@ def bench_turns(questions: Sequence[str], turns: int, concurrency: int, think: f
             print(summary("floor: Rasa /model/parse alone", floor))
             print(summary("chat turn through the API, sequential", citizen.turns(turns, 0)))
             times, _ = concurrently(citizen, turns, concurrency, think)
-            print(summary(f"chat turn, {concurrency} conversations, {think:g} s reading", times))
+            print(summary(f"chat turn, {concurrency} conversations, ~{think:g} s reading", times))
             times, rate = concurrently(citizen, turns, concurrency, 0.0)
             print(summary(f"chat turn, {concurrency} conversations, no pause", times))
             print(f"{'capacity (turns per second, no pause)':<52} {rate:7.1f}")
