@@ -13,11 +13,10 @@ from typing import Any
 import httpx
 
 from api.config import get_settings
-from api.signing import sign
+from api.signing import SIGNATURE_HEADER, sign
 
 logger = logging.getLogger(__name__)
 
-SIGNATURE_HEADER = "X-Guichet-Signature"
 HANDOFF_PATH = "/api/webhooks/handoff"
 FEEDBACK_PATH = "/api/webhooks/feedback"
 TIMEOUT_SECONDS = 5.0

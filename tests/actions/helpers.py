@@ -73,6 +73,23 @@ def parse_data(text: str, intent: str | None, entities: Mapping[str, str] | None
     }
 
 
+QUESTION = "comment renouveler mon passeport ?"
+
+#: The citizen typed a question and got an answer asking "did this help?".
+AFTER_AN_ANSWER: list[Event] = [
+    action("action_listen"),
+    user(QUESTION, "ask_procedure"),
+    action("action_answer_question"),
+    slot("outcome", "answered"),
+    slot("procedure", "passport"),
+    bot("1. **Faites la pré-demande en ligne**…"),
+    bot("Cette réponse vous a-t-elle aidé ?"),
+    action("action_listen"),
+]
+
+#: The citizen's question was ambiguous; a button chose the entry, which answered.
+
+
 def tracker(
     text: str,
     intent: str | None,

@@ -9,24 +9,21 @@ import pytest
 from actions.feedback import ActionFeedback, feedback_payload
 from api.config import get_settings
 from tests.actions.conftest import Conversation
-from tests.actions.helpers import ApiServer, Event, action, bot, closed_port, run, slot, tracker, user
+from tests.actions.helpers import (
+    AFTER_AN_ANSWER,
+    QUESTION,
+    ApiServer,
+    Event,
+    action,
+    bot,
+    closed_port,
+    run,
+    slot,
+    tracker,
+    user,
+)
 from tests.api.helpers import run_sql
 
-QUESTION = "comment renouveler mon passeport ?"
-
-#: The citizen typed a question and got an answer asking "did this help?".
-AFTER_AN_ANSWER: list[Event] = [
-    action("action_listen"),
-    user(QUESTION, "ask_procedure"),
-    action("action_answer_question"),
-    slot("outcome", "answered"),
-    slot("procedure", "passport"),
-    bot("1. **Faites la pré-demande en ligne**…"),
-    bot("Cette réponse vous a-t-elle aidé ?"),
-    action("action_listen"),
-]
-
-#: The citizen's question was ambiguous; a button chose the entry, which answered.
 AFTER_A_CHOSEN_ANSWER: list[Event] = [
     action("action_listen"),
     user("je veux m'inscrire", "ask_procedure"),

@@ -11,21 +11,23 @@ from actions.handoff import ActionHandoff, handoff_payload, handoff_reason
 from actions.messages import render
 from api.config import get_settings
 from tests.actions.conftest import Conversation
-from tests.actions.helpers import ApiServer, Event, action, bot, closed_port, run, slot, tracker, user
+from tests.actions.helpers import (
+    AFTER_AN_ANSWER,
+    ApiServer,
+    Event,
+    action,
+    bot,
+    closed_port,
+    run,
+    slot,
+    tracker,
+    user,
+)
 from tests.api.helpers import run_sql
-
-QUESTION = "comment renouveler mon passeport ?"
 
 #: The citizen asked a question; it was answered; the citizen said it did not help; the bot offered a person.
 AFTER_AN_UNHELPFUL_ANSWER: list[Event] = [
-    action("action_listen"),
-    user(QUESTION, "ask_procedure"),
-    action("action_answer_question"),
-    slot("outcome", "answered"),
-    slot("procedure", "passport"),
-    bot("1. **Faites la pré-demande en ligne**…"),
-    bot("Cette réponse vous a-t-elle aidé ?"),
-    action("action_listen"),
+    *AFTER_AN_ANSWER,
     user("/deny", "deny"),
     action("action_feedback"),
     action("utter_feedback_noted"),

@@ -17,6 +17,9 @@ from api.deps import get_rasa
 from api.rasa_client import BotReply, RasaClient
 from api.signing import SIGNATURE_HEADER, sign
 
+#: The tables the Alembic migrations create.
+MIGRATED_TABLES = {"alembic_version", "conversations", "messages", "handoffs", "feedback"}
+
 
 def start_conversation(client: TestClient, language: str | None = None) -> tuple[str, dict[str, str]]:
     """Create a conversation and return its id and the headers authorising it."""

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from api.config import Settings
 from api.db import alembic_config, create_db_engine, run_migrations
 from api.models import Base
+from tests.api.helpers import MIGRATED_TABLES
 
 
 @pytest.fixture
@@ -31,13 +32,7 @@ def test_upgrade_creates_the_schema_on_an_empty_file(empty_sqlite: str) -> None:
     engine = create_engine(empty_sqlite)
     try:
         inspector = inspect(engine)
-        assert set(inspector.get_table_names()) == {
-            "alembic_version",
-            "conversations",
-            "messages",
-            "handoffs",
-            "feedback",
-        }
+        assert set(inspector.get_table_names()) == MIGRATED_TABLES
         assert {c["name"] for c in inspector.get_columns("conversations")} == {
             "id",
             "token_hash",

@@ -18,6 +18,7 @@ from api.db import run_migrations
 from api.main import create_app
 from api.rasa_client import BotReply
 from tests.api.helpers import (
+    MIGRATED_TABLES,
     request_handoffs_concurrently,
     run_sql,
     send_concurrently,
@@ -52,13 +53,7 @@ def test_migration_creates_the_schema(pg_database_url: str) -> None:
     engine = create_engine(sqlalchemy_url(pg_database_url))
     try:
         inspector = inspect(engine)
-        assert set(inspector.get_table_names()) == {
-            "alembic_version",
-            "conversations",
-            "messages",
-            "handoffs",
-            "feedback",
-        }
+        assert set(inspector.get_table_names()) == MIGRATED_TABLES
         unique = inspector.get_unique_constraints("messages")
         assert [c["column_names"] for c in unique] == [["conversation_id", "seq"]]
         assert ["conversation_id"] in [i["column_names"] for i in inspector.get_indexes("messages")]
