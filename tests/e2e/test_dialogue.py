@@ -72,6 +72,29 @@ def test_a_follow_up_without_a_procedure_asks_which_one_then_answers_the_detail(
         assert passport.cost in answer["text"]
 
 
+@pytest.mark.parametrize(
+    ("language", "question", "chosen"),
+    [
+        ("fr", "faire une déclaration en mairie", "birth-declaration"),
+        ("en", "I want to register", "voter-registration"),
+    ],
+)
+def test_close_entries_are_offered_as_buttons_and_a_click_answers(
+    stack: RunningStack, language: str, question: str, chosen: str
+) -> None:
+    with stack.client() as client:
+        conversation, headers = open_conversation(client, language)
+        offer = say(client, conversation, headers, question)["messages"]
+        assert len(offer) == 1 and offer[0]["source"] is None
+        buttons = {button["payload"]: button["title"] for button in offer[0]["buttons"]}
+        payload = f'/ask_procedure{{"procedure":"{chosen}"}}'
+        assert payload in buttons and 2 <= len(buttons) <= 3
+        assert buttons[payload] == getattr(ENTRIES[chosen], language).title
+        answer = say(client, conversation, headers, payload)
+        assert answer["messages"][0]["source"]["slug"] == chosen
+        assert answer["language"] == language
+
+
 def test_a_clarification_button_answers_the_chosen_entry(stack: RunningStack) -> None:
     entry = ENTRIES["voter-registration"].en
     assert entry is not None
@@ -126,8 +149,16 @@ def test_an_answer_that_helped_is_thanked_and_stored(stack: RunningStack) -> Non
 @pytest.mark.parametrize(
     ("language", "first", "second"),
     [
-        ("fr", "blorp tralala", "le truc du machin bidule"),
-        ("en", "flibber wobble", "the thingy for the stuff"),
+        (
+            "fr",
+            "j'ai une question sur une démarche pour ma grand-mère",
+            "comment on fait pour la chose de la mairie",
+        ),
+        (
+            "en",
+            "I have a question about a procedure for my grandmother",
+            "it's about a procedure for my mother",
+        ),
     ],
 )
 def test_the_failure_ladder_asks_to_rephrase_then_offers_a_person(
