@@ -62,6 +62,16 @@ def is_payload(text: str) -> bool:
     return text.startswith("/")
 
 
+def _messages_before(tracker: Tracker, action: str) -> Iterator[dict[str, Any]]:
+    """The citizen's messages (``user`` events) before the latest run of ``action``, latest first."""
+    seen_action = False
+    for event in _events_backwards(tracker):
+        if event.get("event") == "action" and event.get("name") == action:
+            seen_action = True
+        elif seen_action and event.get("event") == "user":
+            yield event
+
+
 def question_before(tracker: Tracker, action: str) -> str | None:
     """The last text the citizen typed before the latest run of ``action``.
 
@@ -72,14 +82,10 @@ def question_before(tracker: Tracker, action: str) -> str | None:
     Returns:
         The citizen's text (button payloads skipped), or None.
     """
-    seen_action = False
-    for event in _events_backwards(tracker):
-        if event.get("event") == "action" and event.get("name") == action:
-            seen_action = True
-        elif seen_action and event.get("event") == "user":
-            text = (event.get("text") or "").strip()
-            if text and not is_payload(text):
-                return text
+    for event in _messages_before(tracker, action):
+        text = (event.get("text") or "").strip()
+        if text and not is_payload(text):
+            return text
     return None
 
 
@@ -97,11 +103,7 @@ def previous_action(tracker: Tracker) -> str | None:
 
 def intent_before(tracker: Tracker, action: str) -> str | None:
     """The intent of the citizen's last message before the latest run of ``action``."""
-    seen_action = False
-    for event in _events_backwards(tracker):
-        if event.get("event") == "action" and event.get("name") == action:
-            seen_action = True
-        elif seen_action and event.get("event") == "user":
-            name = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
-            return name if isinstance(name, str) else None
+    for event in _messages_before(tracker, action):
+        name = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+        return name if isinstance(name, str) else None
     return None
