@@ -124,7 +124,7 @@ class ActionAnswerQuestion(Action):
         if detail is None and previous_outcome in (context.NO_PROCEDURE, context.AMBIGUOUS):
             detail = tracker.get_slot(context.DETAIL)  # the detail asked before "which procedure?"
 
-        decision = self._decide(searcher, tracker, text, language, intent, detail)
+        decision = self._decide(searcher, tracker, text, language, intent)
         logger.info("%r (%s, %s): %s", text, intent, language, decision.outcome)
 
         if decision.outcome == context.ANSWERED and decision.entry is not None:
@@ -153,7 +153,7 @@ class ActionAnswerQuestion(Action):
 
     @staticmethod
     def _decide(
-        searcher: Searcher, tracker: Tracker, text: str, language: str, intent: str | None, detail: str | None
+        searcher: Searcher, tracker: Tracker, text: str, language: str, intent: str | None
     ) -> Decision:
         chosen = next(tracker.get_latest_entity_values(context.PROCEDURE), None)
         if isinstance(chosen, str) and context.is_payload(text):
