@@ -27,6 +27,11 @@ def source_of(entry: Entry, localized: Localized) -> dict[str, Any]:
     return {"slug": entry.slug, "title": localized.title, "url": localized.url}
 
 
+def noticed(text: str, used: str, language: str) -> str:
+    """The text, after the other-language notice when it is in ``used`` rather than ``language``."""
+    return text if used == language else f"{OTHER_LANGUAGE_NOTICE[language]}\n\n{text}"
+
+
 def compose(entry: Entry, language: str) -> tuple[str, dict[str, Any]]:
     """The answer's text in the citizen's language, and its source.
 
@@ -38,10 +43,7 @@ def compose(entry: Entry, language: str) -> tuple[str, dict[str, Any]]:
         The Markdown text and ``{"slug", "title", "url"}`` of the entry.
     """
     used, localized = entry.localized(language)
-    text = localized.answer.strip()
-    if used != language:
-        text = f"{OTHER_LANGUAGE_NOTICE[language]}\n\n{text}"
-    return text, source_of(entry, localized)
+    return noticed(localized.answer.strip(), used, language), source_of(entry, localized)
 
 
 def detail_value(localized: Localized, detail: str) -> str | None:
@@ -73,10 +75,7 @@ def answer_messages(entry: Entry, language: str, detail: str | None = None) -> l
         value = detail_value(localized, detail)
         if value is not None:
             stated = render(f"detail_{detail}", language, title=localized.title, **{detail: value})
-            if used != language:
-                stated["text"] = f"{OTHER_LANGUAGE_NOTICE[language]}\n\n{stated['text']}"
-            return [{**stated, "metadata": metadata}]
+            return [{**stated, "text": noticed(stated["text"], used, language), "metadata": metadata}]
         messages.append({**render("detail_missing", language, title=localized.title), "metadata": metadata})
-    text, _ = compose(entry, language)
-    messages.append({"text": text, "metadata": metadata})
+    messages.append({"text": noticed(localized.answer.strip(), used, language), "metadata": metadata})
     return messages
