@@ -7,7 +7,6 @@ the new language.
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -15,6 +14,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import context
+from knowledge_base.lexical import normalize_text
 from knowledge_base.models import LANGUAGES
 
 #: Words naming a language, accents stripped, lowercase.
@@ -25,11 +25,6 @@ LANGUAGE_WORDS = {
 #: Words that turn "I speak French" into "I don't speak French" (accents stripped, lowercase).
 NEGATIONS = frozenset({"not", "dont", "don", "doesnt", "cant", "cannot", "no", "ne", "pas", "n"})
 _WORD = re.compile(r"[a-z]+")
-
-
-def _plain(text: str) -> str:
-    decomposed = unicodedata.normalize("NFD", text.lower())
-    return "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
 
 
 def requested_language(text: str, current: str) -> str:
@@ -45,7 +40,7 @@ def requested_language(text: str, current: str) -> str:
     Returns:
         ``fr`` or ``en``.
     """
-    words = set(_WORD.findall(_plain(text)))
+    words = set(_WORD.findall(normalize_text(text)))
     named = [language for language, names in LANGUAGE_WORDS.items() if words & set(names)]
     other = {"fr": "en", "en": "fr"}
     if len(named) == 1:
