@@ -125,10 +125,9 @@ def f1_report(pairs: list[tuple[str, str]]) -> tuple[float, float, dict[str, flo
     return weighted, macro, per_intent
 
 
-def bench_intents(folds: int) -> None:
-    """Cross-validated intent F1 per language."""
-    examples = read_examples()
-    split = folds_of(examples, folds)
+def bench_intents(split: list[list[Example]]) -> None:
+    """Cross-validated intent F1 per language, over the given folds."""
+    folds = len(split)
     pairs: dict[str, list[tuple[str, str]]] = defaultdict(list)
     confusions: Counter[tuple[str, str, str]] = Counter()
     started = time.perf_counter()
@@ -152,10 +151,9 @@ def bench_intents(folds: int) -> None:
     print(f"{'  most frequent confusions':<52} {worst or 'none'}")
 
 
-def bench_language(folds: int) -> None:
-    """Language detection accuracy (no hint) and cost per message."""
-    examples = read_examples()
-    split = folds_of(examples, folds)
+def bench_language(examples: list[Example], split: list[list[Example]]) -> None:
+    """Language detection accuracy (no hint, over the given folds) and cost per message."""
+    folds = len(split)
     correct = total = 0
     for k in range(folds):
         train = [(e.text, e.language) for i, fold in enumerate(split) if i != k for e in fold]
@@ -182,6 +180,8 @@ def bench_language(folds: int) -> None:
 
 
 def bench_nlu(folds: int = 5) -> None:
-    """Both measures."""
-    bench_language(folds)
-    bench_intents(folds)
+    """Both measures, on the same folds."""
+    examples = read_examples()
+    split = folds_of(examples, folds)
+    bench_language(examples, split)
+    bench_intents(split)
