@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -13,8 +12,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.config import DEFAULT_WEBHOOK_SECRET, Settings
-from api.deps import get_rasa
-from api.rasa_client import BotReply, RasaClient
+from api.crud import NewMessage, add_messages
+from api.db import create_db_engine, create_sessionmaker
+from api.models import Author
 from api.signing import SIGNATURE_HEADER, sign
 
 #: The tables the Alembic migrations create.
@@ -79,34 +79,21 @@ def run_sql(settings: Settings, sql: str, **params: object) -> list[dict[str, An
         engine.dispose()
 
 
-Bot = Callable[[str, str], Awaitable[list[BotReply]]]
-"""What a fake Rasa answers: ``await bot(conversation_id, text)``."""
+def store_turn(settings: Settings, conversation_id: str, question: str, *replies: NewMessage) -> list[int]:
+    """Store a citizen's question and the bot's replies, as a turn stores them; return their ``seq``.
 
-
-class FakeRasa(RasaClient):
-    """Stands in for the Rasa server: answers each message with what ``bot`` returns for it.
-
-    Attributes:
-        bot: The answers.
-        sent: The texts sent to the bot, in order.
+    For tests of what the API does with stored messages (feedback, handoffs): the turn through the real Rasa
+    server is tested end to end (``tests/e2e``).
     """
-
-    def __init__(self, bot: Bot) -> None:
-        super().__init__("http://rasa.invalid", timeout=1.0)
-        self.bot = bot
-        self.sent: list[str] = []
-
-    async def send(self, conversation_id: str, text: str, language: str | None) -> list[BotReply]:
-        """Answer with ``bot``, recording the text."""
-        self.sent.append(text)
-        return await self.bot(conversation_id, text)
-
-
-def use_fake_rasa(app: FastAPI, bot: Bot) -> FakeRasa:
-    """Make the application talk to a fake Rasa answering with ``bot``; return the fake."""
-    rasa = FakeRasa(bot)
-    app.dependency_overrides[get_rasa] = lambda: rasa
-    return rasa
+    engine = create_db_engine(settings.database_url)
+    try:
+        with create_sessionmaker(engine)() as session:
+            _, stored = add_messages(
+                session, conversation_id, [NewMessage(author=Author.CITIZEN, text=question), *replies]
+            )
+            return [message.seq for message in stored]
+    finally:
+        engine.dispose()
 
 
 async def request_handoffs_concurrently(app: FastAPI, count: int) -> tuple[str, list[dict[str, Any]]]:

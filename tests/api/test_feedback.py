@@ -1,68 +1,55 @@
 """Citizens' verdicts on the bot's answers: from the widget (``POST /api/conversations/{id}/feedback``) and
 from the bot (``POST /api/webhooks/feedback``, signed).
 
-A fake Rasa answers here: a question about passports gets an answer from the knowledge base (with its source)
-and a follow-up question; anything else gets a reply without a source.
+The conversations' turns are stored directly (``store_turn``): a question about passports with an answer
+from the knowledge base (with its source) and a follow-up question; anything else with a reply without a
+source. Turns through the real Rasa server are tested end to end (``tests/e2e/test_dialogue.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.config import Settings
+from api.crud import NewMessage
 from api.main import create_app
-from api.rasa_client import BotButton, BotReply, BotSource
+from api.models import Author
 from api.schemas import MAX_COMMENT_LENGTH
-from tests.api.helpers import run_sql, signed, start_conversation, use_fake_rasa
+from tests.api.helpers import run_sql, signed, start_conversation, store_turn
 
 WEBHOOK_URL = "/api/webhooks/feedback"
 QUESTION = "Comment refaire mon passeport ?"
 ANSWER = "Prenez rendez-vous en mairie avec une photo d'identité."
 
 
-async def faq_bot(_conversation_id: str, text: str) -> list[BotReply]:
-    """Answer passport questions from the knowledge base; anything else without a source."""
+def faq_replies(text: str) -> list[NewMessage]:
+    """What the bot replied: passport questions get an answer from the knowledge base (with its source) and a
+    follow-up question; anything else a reply without a source."""
     if "passeport" in text:
-        source = BotSource(slug="passport", title="Passeport", url="https://example.org/passeport")
-        buttons = [BotButton(title="Oui", payload="/affirm"), BotButton(title="Non", payload="/deny")]
+        source = {"slug": "passport", "title": "Passeport", "url": "https://example.org/passeport"}
+        buttons = [{"title": "Oui", "payload": "/affirm"}, {"title": "Non", "payload": "/deny"}]
         return [
-            BotReply(text=ANSWER, language="fr", source=source),
-            BotReply(text="Cette réponse vous a-t-elle aidé ?", buttons=buttons, language="fr"),
+            NewMessage(author=Author.BOT, text=ANSWER, source=source, language="fr"),
+            NewMessage(
+                author=Author.BOT, text="Cette réponse vous a-t-elle aidé ?", buttons=buttons, language="fr"
+            ),
         ]
-    return [BotReply(text="Je n'ai pas compris.", language="fr")]
+    return [NewMessage(author=Author.BOT, text="Je n'ai pas compris.", language="fr")]
 
 
-@pytest.fixture
-def faq_app(app: FastAPI) -> FastAPI:
-    """The application, talking to the fake Rasa ``faq_bot``."""
-    use_fake_rasa(app, faq_bot)
-    return app
-
-
-@pytest.fixture
-def faq_client(faq_app: FastAPI) -> Iterator[TestClient]:
-    """A client of the started application talking to ``faq_bot``."""
-    with TestClient(faq_app) as test_client:
-        yield test_client
-
-
-def converse(client: TestClient, *texts: str) -> tuple[str, dict[str, str]]:
-    """Start a French conversation and send it messages; return its id and headers.
+def converse(client: TestClient, settings: Settings, *texts: str) -> tuple[str, dict[str, str]]:
+    """Start a French conversation and store turns of it; return its id and headers.
 
     With ``QUESTION`` then ``"merci"``, the messages are: 1 citizen question, 2 bot answer (source
     ``passport``), 3 bot follow-up, 4 citizen ``merci``, 5 bot reply without a source.
     """
     conversation_id, headers = start_conversation(client, "fr")
     for text in texts:
-        response = client.post(
-            f"/api/conversations/{conversation_id}/messages", json={"text": text}, headers=headers
-        )
-        assert response.status_code == 200, response.text
+        store_turn(settings, conversation_id, text, *faq_replies(text))
     return conversation_id, headers
 
 
@@ -83,14 +70,14 @@ def widget_feedback(client: TestClient, conversation_id: str, headers: dict[str,
 
 
 def test_widget_feedback_is_linked_to_the_entry_and_the_question(
-    faq_client: TestClient, settings: Settings
+    client: TestClient, settings: Settings
 ) -> None:
-    conversation_id, headers = converse(faq_client, QUESTION, "merci")
+    conversation_id, headers = converse(client, settings, QUESTION, "merci")
 
     answered = widget_feedback(
-        faq_client, conversation_id, headers, seq=2, helpful=False, comment=" Trop vague. "
+        client, conversation_id, headers, seq=2, helpful=False, comment=" Trop vague. "
     )
-    unanswered = widget_feedback(faq_client, conversation_id, headers, seq=5, helpful=True)
+    unanswered = widget_feedback(client, conversation_id, headers, seq=5, helpful=True)
 
     assert (answered.status_code, answered.content) == (204, b"")
     assert unanswered.status_code == 204
@@ -108,11 +95,11 @@ def test_widget_feedback_is_linked_to_the_entry_and_the_question(
     ]
 
 
-def test_a_new_widget_verdict_replaces_the_earlier_one(faq_client: TestClient, settings: Settings) -> None:
-    conversation_id, headers = converse(faq_client, QUESTION)
+def test_a_new_widget_verdict_replaces_the_earlier_one(client: TestClient, settings: Settings) -> None:
+    conversation_id, headers = converse(client, settings, QUESTION)
 
-    widget_feedback(faq_client, conversation_id, headers, seq=2, helpful=True)
-    widget_feedback(faq_client, conversation_id, headers, seq=2, helpful=False, comment="   ")
+    widget_feedback(client, conversation_id, headers, seq=2, helpful=True)
+    widget_feedback(client, conversation_id, headers, seq=2, helpful=False, comment="   ")
 
     assert [
         (f["message_seq"], f["helpful"], f["comment"]) for f in feedback_of(settings, conversation_id)
@@ -120,12 +107,10 @@ def test_a_new_widget_verdict_replaces_the_earlier_one(faq_client: TestClient, s
 
 
 @pytest.mark.parametrize("seq", [1, 4, 6, 99])
-def test_widget_feedback_must_name_a_bot_message(
-    faq_client: TestClient, settings: Settings, seq: int
-) -> None:
-    conversation_id, headers = converse(faq_client, QUESTION, "merci")
+def test_widget_feedback_must_name_a_bot_message(client: TestClient, settings: Settings, seq: int) -> None:
+    conversation_id, headers = converse(client, settings, QUESTION, "merci")
 
-    response = widget_feedback(faq_client, conversation_id, headers, seq=seq, helpful=True)
+    response = widget_feedback(client, conversation_id, headers, seq=seq, helpful=True)
 
     assert response.status_code == 422
     assert response.json() == {
@@ -151,63 +136,64 @@ def test_widget_feedback_must_name_a_bot_message(
     ],
 )
 def test_invalid_widget_feedback_is_refused_readably(
-    faq_client: TestClient, settings: Settings, body: dict[str, Any], detail: str
+    client: TestClient, settings: Settings, body: dict[str, Any], detail: str
 ) -> None:
-    conversation_id, headers = converse(faq_client, QUESTION)
+    conversation_id, headers = converse(client, settings, QUESTION)
 
-    response = widget_feedback(faq_client, conversation_id, headers, **body)
+    response = widget_feedback(client, conversation_id, headers, **body)
 
     assert response.status_code == 422
     assert response.json()["detail"].startswith(detail)
     assert feedback_of(settings, conversation_id) == []
 
 
-def test_the_longest_comment_is_accepted(faq_client: TestClient, settings: Settings) -> None:
-    conversation_id, headers = converse(faq_client, QUESTION)
+def test_the_longest_comment_is_accepted(client: TestClient, settings: Settings) -> None:
+    conversation_id, headers = converse(client, settings, QUESTION)
     comment = "é" * MAX_COMMENT_LENGTH
 
     assert (
-        widget_feedback(
-            faq_client, conversation_id, headers, seq=2, helpful=False, comment=comment
-        ).status_code
+        widget_feedback(client, conversation_id, headers, seq=2, helpful=False, comment=comment).status_code
         == 204
     )
     assert [f["comment"] for f in feedback_of(settings, conversation_id)] == [comment]
 
 
-def test_widget_feedback_needs_the_conversation_s_token(faq_client: TestClient) -> None:
-    conversation_id, _ = converse(faq_client, QUESTION)
-    _, other_headers = start_conversation(faq_client)
+def test_widget_feedback_needs_the_conversation_s_token(client: TestClient, settings: Settings) -> None:
+    conversation_id, _ = converse(client, settings, QUESTION)
+    _, other_headers = start_conversation(client)
     body = {"seq": 2, "helpful": True}
 
-    assert widget_feedback(faq_client, conversation_id, {}, **body).status_code == 401
+    assert widget_feedback(client, conversation_id, {}, **body).status_code == 401
     assert (
-        widget_feedback(faq_client, conversation_id, {"Authorization": "Bearer nope"}, **body).status_code
-        == 401
+        widget_feedback(client, conversation_id, {"Authorization": "Bearer nope"}, **body).status_code == 401
     )
-    assert widget_feedback(faq_client, conversation_id, other_headers, **body).status_code == 401
-    unknown = widget_feedback(faq_client, "0" * 32, other_headers, **body)
+    assert widget_feedback(client, conversation_id, other_headers, **body).status_code == 401
+    unknown = widget_feedback(client, "0" * 32, other_headers, **body)
     assert (unknown.status_code, unknown.json()) == (404, {"detail": "No such conversation."})
 
 
 def test_widget_feedback_counts_against_the_message_limit(
     make_settings: Callable[..., Settings],
 ) -> None:
-    app = create_app(make_settings(GUICHET_RATE_LIMITS="messages=3/minute"))
-    use_fake_rasa(app, faq_bot)
-    with TestClient(app) as client:
-        conversation_id, headers = converse(client, QUESTION)
+    limited = make_settings(GUICHET_RATE_LIMITS="messages=3/minute")
+    with TestClient(create_app(limited)) as client:
+        conversation_id, headers = converse(client, limited, QUESTION)
+        # one message (Rasa is absent here: 503, the message stored and counted), then verdicts
+        message = client.post(
+            f"/api/conversations/{conversation_id}/messages", json={"text": "et alors ?"}, headers=headers
+        )
         statuses = [
             widget_feedback(client, conversation_id, headers, seq=2, helpful=True).status_code
             for _ in range(3)
         ]
+    assert message.status_code == 503
     assert statuses == [204, 204, 429]
 
 
-def test_bot_feedback_is_linked_to_the_latest_answer(faq_client: TestClient, settings: Settings) -> None:
-    conversation_id, _ = converse(faq_client, QUESTION, "merci")
+def test_bot_feedback_is_linked_to_the_latest_answer(client: TestClient, settings: Settings) -> None:
+    conversation_id, _ = converse(client, settings, QUESTION, "merci")
 
-    response = faq_client.post(WEBHOOK_URL, **signed({"conversation_id": conversation_id, "helpful": False}))
+    response = client.post(WEBHOOK_URL, **signed({"conversation_id": conversation_id, "helpful": False}))
 
     assert (response.status_code, response.content) == (204, b"")
     assert feedback_of(settings, conversation_id) == [
@@ -223,8 +209,8 @@ def test_bot_feedback_is_linked_to_the_latest_answer(faq_client: TestClient, set
     ]
 
 
-def test_bot_feedback_keeps_what_the_bot_says(faq_client: TestClient, settings: Settings) -> None:
-    conversation_id, _ = converse(faq_client, QUESTION)
+def test_bot_feedback_keeps_what_the_bot_says(client: TestClient, settings: Settings) -> None:
+    conversation_id, _ = converse(client, settings, QUESTION)
     body = {
         "conversation_id": conversation_id,
         "helpful": True,
@@ -234,7 +220,7 @@ def test_bot_feedback_keeps_what_the_bot_says(faq_client: TestClient, settings: 
         "language": "en",
     }
 
-    assert faq_client.post(WEBHOOK_URL, **signed(body)).status_code == 204
+    assert client.post(WEBHOOK_URL, **signed(body)).status_code == 204
 
     assert feedback_of(settings, conversation_id) == [
         {
@@ -249,15 +235,11 @@ def test_bot_feedback_keeps_what_the_bot_says(faq_client: TestClient, settings: 
     ]
 
 
-def test_bot_feedback_before_any_answer_is_stored_unlinked(
-    faq_client: TestClient, settings: Settings
-) -> None:
-    conversation_id, _ = converse(faq_client, "bonjour")
+def test_bot_feedback_before_any_answer_is_stored_unlinked(client: TestClient, settings: Settings) -> None:
+    conversation_id, _ = converse(client, settings, "bonjour")
 
     assert (
-        faq_client.post(
-            WEBHOOK_URL, **signed({"conversation_id": conversation_id, "helpful": True})
-        ).status_code
+        client.post(WEBHOOK_URL, **signed({"conversation_id": conversation_id, "helpful": True})).status_code
         == 204
     )
 
@@ -270,10 +252,10 @@ def test_bot_feedback_before_any_answer_is_stored_unlinked(
     )
 
 
-def test_bot_feedback_must_be_signed(faq_client: TestClient, settings: Settings) -> None:
-    conversation_id, _ = converse(faq_client, QUESTION)
+def test_bot_feedback_must_be_signed(client: TestClient, settings: Settings) -> None:
+    conversation_id, _ = converse(client, settings, QUESTION)
 
-    response = faq_client.post(WEBHOOK_URL, json={"conversation_id": conversation_id, "helpful": True})
+    response = client.post(WEBHOOK_URL, json={"conversation_id": conversation_id, "helpful": True})
 
     assert response.status_code == 401
     assert feedback_of(settings, conversation_id) == []
@@ -294,12 +276,12 @@ def test_bot_feedback_must_be_signed(faq_client: TestClient, settings: Settings)
     ],
 )
 def test_bad_bot_feedback_is_refused(
-    faq_client: TestClient, settings: Settings, body: dict[str, Any], status: int, detail: str
+    client: TestClient, settings: Settings, body: dict[str, Any], status: int, detail: str
 ) -> None:
-    conversation_id, _ = converse(faq_client, QUESTION)
+    conversation_id, _ = converse(client, settings, QUESTION)
     body = {key: conversation_id if value == "ID" else value for key, value in body.items()}
 
-    response = faq_client.post(WEBHOOK_URL, **signed(body))
+    response = client.post(WEBHOOK_URL, **signed(body))
 
     assert response.status_code == status
     assert response.json()["detail"].startswith(detail)

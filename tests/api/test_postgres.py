@@ -14,9 +14,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, inspect
 
 from api.config import Settings, sqlalchemy_url
+from api.crud import NewMessage
 from api.db import run_migrations
 from api.main import create_app
-from api.rasa_client import BotReply
+from api.models import Author
 from tests.api.helpers import (
     MIGRATED_TABLES,
     request_handoffs_concurrently,
@@ -24,7 +25,7 @@ from tests.api.helpers import (
     send_concurrently,
     signed,
     start_conversation,
-    use_fake_rasa,
+    store_turn,
 )
 
 SERVER_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -108,18 +109,15 @@ def test_handoff_and_feedback_round_trip(
 ) -> None:
     settings = make_settings(GUICHET_DATABASE_URL=pg_database_url)
     app = create_app(settings)
-
-    async def bot(_conversation_id: str, _text: str) -> list[BotReply]:
-        answer = {"text": "Prenez rendez-vous.", "language": "fr", "source": {"slug": "passport"}}
-        return [BotReply.model_validate(answer), BotReply(text="Autre chose ?", language="fr")]
-
-    use_fake_rasa(app, bot)
+    source = {"slug": "passport", "title": "Passeport", "url": None}
     with TestClient(app) as client:
         conversation_id, headers = start_conversation(client, "fr")
-        sent = client.post(
-            f"/api/conversations/{conversation_id}/messages",
-            json={"text": "Mon passeport ?"},
-            headers=headers,
+        seqs = store_turn(
+            settings,
+            conversation_id,
+            "Mon passeport ?",
+            NewMessage(author=Author.BOT, text="Prenez rendez-vous.", source=source, language="fr"),
+            NewMessage(author=Author.BOT, text="Autre chose ?", language="fr"),
         )
         widget = client.post(
             f"/api/conversations/{conversation_id}/feedback",
@@ -138,7 +136,7 @@ def test_handoff_and_feedback_round_trip(
             "/api/webhooks/handoff", **signed({"conversation_id": conversation_id, "reason": "unsure"})
         )
 
-    assert [m["seq"] for m in sent.json()["messages"]] == [2, 3]
+    assert seqs == [1, 2, 3]
     assert (widget.status_code, nul.status_code, from_bot.status_code) == (204, 422, 204)
     stored = run_sql(settings, "SELECT message_seq, slug, question, source FROM feedback ORDER BY id")
     assert stored == [

@@ -8,15 +8,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import anyio
-import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.config import DEFAULT_WEBHOOK_SECRET, Settings
 from api.main import create_app
-from api.rasa_client import BotReply
 from api.routes.webhooks import BAD_SIGNATURE_DETAIL
 from api.signing import SIGNATURE_HEADER, sign
 from tests.api.helpers import (
@@ -24,7 +21,6 @@ from tests.api.helpers import (
     run_sql,
     signed,
     start_conversation,
-    use_fake_rasa,
 )
 
 HANDOFF_URL = "/api/webhooks/handoff"
@@ -251,37 +247,6 @@ async def test_concurrent_requests_open_one_handoff(app: FastAPI, settings: Sett
 
     assert len({answer["handoff_id"] for answer in answers}) == 1
     assert len(handoffs_of(settings, conversation_id)) == 1
-
-
-@pytest.mark.anyio
-async def test_a_turn_whose_bot_hands_off_answers_waiting(app: FastAPI, settings: Settings) -> None:
-    """The action server calls the webhook while the turn holds the conversation's lock: no deadlock."""
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as api,
-    ):
-
-        async def bot(conversation_id: str, text: str) -> list[BotReply]:
-            body = {"conversation_id": conversation_id, "reason": "requested", "language": "fr"}
-            response = await api.post(HANDOFF_URL, **signed(body))
-            assert response.status_code == 200, response.text
-            return [BotReply(text="Je vous mets en relation avec un agent.", language="fr")]
-
-        rasa = use_fake_rasa(app, bot)
-        created = (await api.post("/api/conversations")).json()
-        url = f"/api/conversations/{created['id']}/messages"
-        headers = {"Authorization": f"Bearer {created['token']}"}
-
-        with anyio.fail_after(10):
-            turn = await api.post(url, json={"text": "Je veux parler à quelqu'un"}, headers=headers)
-            later = await api.post(url, json={"text": "Allô ?"}, headers=headers)
-
-    assert turn.status_code == 200, turn.text
-    assert turn.json()["mode"] == "waiting"
-    assert [m["text"] for m in turn.json()["messages"]] == ["Je vous mets en relation avec un agent."]
-    assert later.json() == {"mode": "waiting", "language": "fr", "messages": []}
-    assert rasa.sent == ["Je veux parler à quelqu'un"]
-    assert [h["status"] for h in handoffs_of(settings, created["id"])] == ["waiting"]
 
 
 def test_the_webhooks_are_documented_as_signed(client: TestClient) -> None:

@@ -194,10 +194,19 @@ def test_frustration_offers_a_person_and_the_button_starts_the_handoff(
     [("fr", "je voudrais parler à un agent de la mairie"), ("en", "can I speak to a real person please")],
 )
 def test_asking_for_a_person_starts_the_handoff(stack: RunningStack, language: str, asked: str) -> None:
+    """The action calls the API's webhook while the turn holds the conversation's lock: no deadlock, and the
+    turn answers ``waiting``; later messages go to the agents, not to Rasa."""
     with stack.client() as client:
         conversation, headers = open_conversation(client, language)
         reply = say(client, conversation, headers, asked, mode="waiting")
         assert reply["messages"] and reply["language"] == language
+        assert say(client, conversation, headers, "allô ?", mode="waiting")["messages"] == []
+    with sqlite3.connect(stack.var_dir / "rasa-tracker.db") as db:
+        texts = [text for (text,) in db.execute(
+            "SELECT json_extract(data, '$.text') FROM events WHERE sender_id = ? AND type_name = 'user'",
+            (conversation,),
+        )]  # fmt: skip
+    assert texts == [asked]
     assert stored(stack, "handoffs", "status", conversation) == [("waiting",)]
     with sqlite3.connect(stack.var_dir / "guichet.db") as db:
         (waiting,) = db.execute("SELECT COUNT(*) FROM handoffs WHERE status = 'waiting'").fetchone()
