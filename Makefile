@@ -11,8 +11,9 @@ VENV_RASA := .venv-rasa
 APP_STAMP := $(VENV)/.guichet-installed
 RASA_STAMP := $(VENV_RASA)/.guichet-installed
 PY := $(VENV)/bin/python
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test setup model index lint bench lock clean help
+.PHONY: run test setup browser model index lint bench lock clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -40,6 +41,15 @@ $(RASA_STAMP): requirements/rasa.lock
 
 setup: $(APP_STAMP) $(RASA_STAMP)
 
+# The browser tests drive Debian's Chromium through Playwright; Playwright never downloads a browser.
+browser:
+	@test -x $(CHROMIUM) || { \
+		echo "Installing Debian's chromium for the browser tests"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	}
+	@$(CHROMIUM) --version
+
 model: setup
 	$(PY) -m scripts.model
 
@@ -55,7 +65,7 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy api actions knowledge_base scripts benchmarks tests
 
-test: lint model index
+test: lint model index browser
 	$(PY) -m pytest
 
 bench: model index

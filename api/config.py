@@ -9,6 +9,7 @@ repository.
 from __future__ import annotations
 
 import functools
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -17,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from api.office_hours import DEFAULT_OFFICE_HOURS, OfficeHours
 from api.ratelimit import DEFAULT_RATE_LIMITS, parse_rate_limits
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -116,6 +118,12 @@ class Settings(BaseSettings):
         health_check_timeout: Seconds each check of ``GET /health`` may take.
         rate_limits: Limits of the citizens' endpoints: ``off``, or ``conversations=N/UNIT,messages=N/UNIT``
             (new conversations per client address, messages per conversation; see ``api.ratelimit``).
+        session_hours: How long a staff member stays signed in.
+        office_hours: When agents answer, e.g. ``mon-fri 08:30-12:00 13:30-17:30; sat 09:00-12:00``, or
+            ``always`` (see ``api.office_hours``); outside them a handoff becomes a ticket.
+        holidays: Extra closed days, comma-separated ISO dates (``2026-12-24,2026-12-31``).
+        public_holidays: ``fr`` (the French public holidays close the office) or ``none``.
+        timezone: The commune's time zone, in which ``office_hours`` are read.
     """
 
     model_config = SettingsConfigDict(
@@ -140,6 +148,11 @@ class Settings(BaseSettings):
     rasa_timeout: float = Field(default=10.0, gt=0)
     health_check_timeout: float = Field(default=2.0, gt=0)
     rate_limits: str = DEFAULT_RATE_LIMITS
+    session_hours: float = Field(default=10.0, gt=0, le=24 * 30)
+    office_hours: str = DEFAULT_OFFICE_HOURS
+    holidays: str = ""
+    public_holidays: str = "fr"
+    timezone: str = "Europe/Paris"
 
     @field_validator("environment")
     @classmethod
@@ -161,6 +174,24 @@ class Settings(BaseSettings):
     def _check_rate_limits(cls, value: str) -> str:
         parse_rate_limits(value)
         return value.strip()
+
+    @model_validator(mode="after")
+    def _check_office_hours(self) -> Settings:
+        self.office()
+        return self
+
+    def office(self) -> OfficeHours:
+        """The office hours these settings describe.
+
+        Raises:
+            ValueError: ``office_hours``, ``holidays``, ``public_holidays`` or ``timezone`` is malformed.
+        """
+        return OfficeHours.parse(
+            self.office_hours,
+            holidays=self.holidays,
+            public_holidays=self.public_holidays,
+            timezone=self.timezone,
+        )
 
     @field_validator("redis_url")
     @classmethod
@@ -184,6 +215,11 @@ class Settings(BaseSettings):
                 "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
             )
         return self
+
+    @property
+    def session_lifetime(self) -> timedelta:
+        """How long a staff session lasts."""
+        return timedelta(hours=self.session_hours)
 
     @property
     def is_development(self) -> bool:

@@ -141,6 +141,46 @@ def require_conversation(session: Session, conversation_id: str, *, for_update: 
     return conversation
 
 
+def append_messages(
+    session: Session, conversation: Conversation, messages: Sequence[NewMessage]
+) -> list[Message]:
+    """Add messages to a conversation, numbered after its last one, without committing.
+
+    The caller holds the conversation's row lock (``get_conversation(..., for_update=True)``), so that two
+    writers cannot number their messages alike; the unique ``(conversation_id, seq)`` constraint is the
+    backstop (``IntegrityError``).
+
+    Args:
+        session: The database session.
+        conversation: The conversation, locked.
+        messages: The messages, in order (possibly none).
+
+    Returns:
+        The new messages with their ``seq`` (flushed, not committed).
+    """
+    last_seq = session.scalar(
+        select(func.coalesce(func.max(Message.seq), 0)).where(Message.conversation_id == conversation.id)
+    )
+    now = utcnow()
+    stored = [
+        Message(
+            conversation_id=conversation.id,
+            seq=(last_seq or 0) + offset,
+            author=message.author.value,
+            text=message.text,
+            buttons=list(message.buttons),
+            source=message.source,
+            language=message.language,
+            created_at=now,
+        )
+        for offset, message in enumerate(messages, start=1)
+    ]
+    session.add_all(stored)
+    conversation.updated_at = now
+    session.flush()
+    return stored
+
+
 def add_messages(
     session: Session,
     conversation_id: str,
@@ -151,8 +191,8 @@ def add_messages(
 ) -> tuple[Conversation, list[Message]]:
     """Append messages to a conversation, numbered after its last one, and commit.
 
-    Callers serialise the turns of a conversation (``api.turns.ConversationLocks``); the unique
-    ``(conversation_id, seq)`` constraint is the backstop if two writers still race (``IntegrityError``).
+    The conversation's row is locked meanwhile, so that the citizen's turn, the bot and an agent writing at
+    the same time number their messages one after the other.
 
     Args:
         session: The database session.
@@ -169,28 +209,8 @@ def add_messages(
     Raises:
         ConversationNotFound: There is no such conversation.
     """
-    conversation = session.get(Conversation, conversation_id)
-    if conversation is None:
-        raise ConversationNotFound(conversation_id)
-    last_seq = session.scalar(
-        select(func.coalesce(func.max(Message.seq), 0)).where(Message.conversation_id == conversation_id)
-    )
-    now = utcnow()
-    stored = [
-        Message(
-            conversation_id=conversation_id,
-            seq=(last_seq or 0) + offset,
-            author=message.author.value,
-            text=message.text,
-            buttons=list(message.buttons),
-            source=message.source,
-            language=message.language,
-            created_at=now,
-        )
-        for offset, message in enumerate(messages, start=1)
-    ]
-    session.add_all(stored)
-    conversation.updated_at = now
+    conversation = require_conversation(session, conversation_id, for_update=True)
+    stored = append_messages(session, conversation, messages)
     if language is not None:
         conversation.language = language
         conversation.language_known = True

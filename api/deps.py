@@ -6,19 +6,22 @@ pool; ``get_session`` is a plain generator because opening and closing a session
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
 import httpx
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, WebSocket, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from api import crud
+from api import accounts, crud
+from api.accounts import Staff
 from api.config import Settings
 from api.db import Database
-from api.models import Conversation
+from api.desk import Desk
+from api.events import Broker
+from api.models import Conversation, Role
 from api.rasa_client import RasaClient
 from api.ratelimit import CONVERSATIONS, MESSAGES, RateLimits
 from api.turns import ConversationLocks
@@ -34,6 +37,8 @@ class Services:
         rasa: The Rasa client.
         locks: The per-conversation turn locks.
         rate_limits: The limits of the citizens' endpoints.
+        broker: Where live events go (in memory, or Redis to reach every replica).
+        desk: Handoff changes, stored then announced.
     """
 
     db: Database
@@ -41,6 +46,8 @@ class Services:
     rasa: RasaClient
     locks: ConversationLocks
     rate_limits: RateLimits
+    broker: Broker
+    desk: Desk
 
 
 async def get_settings(request: Request) -> Settings:
@@ -83,7 +90,13 @@ async def get_locks(services: ServicesDep) -> ConversationLocks:
     return services.locks
 
 
+async def get_desk(services: ServicesDep) -> Desk:
+    """Return the agents' desk."""
+    return services.desk
+
+
 DatabaseDep = Annotated[Database, Depends(get_database)]
+DeskDep = Annotated[Desk, Depends(get_desk)]
 SessionDep = Annotated[Session, Depends(get_session)]
 RasaDep = Annotated[RasaClient, Depends(get_rasa)]
 LocksDep = Annotated[ConversationLocks, Depends(get_locks)]
@@ -147,3 +160,52 @@ async def limit_messages(conversation: ConversationDep, services: ServicesDep) -
 
 NewConversationLimit = Depends(limit_new_conversations)
 MessageLimit = Depends(limit_messages)
+
+
+SESSION_COOKIE = "guichet_session"
+"""The HttpOnly cookie holding a staff member's session token."""
+
+
+def staff_token(request: Request | WebSocket) -> str | None:
+    """Return the session token a request carries: ``Authorization: Bearer``, the cookie, or ``?token=``."""
+    authorization = request.headers.get("authorization", "")
+    scheme, _, credentials = authorization.partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    return request.cookies.get(SESSION_COOKIE) or request.query_params.get("token") or None
+
+
+async def get_staff(request: Request, db: DatabaseDep) -> Staff:
+    """Return the signed-in staff member.
+
+    Raises:
+        HTTPException: 401 without a valid, unexpired session.
+    """
+    token = staff_token(request)
+    staff = await db.run(accounts.staff_of_token, token) if token else None
+    if staff is None:
+        raise _unauthorized("Sign in first (POST /api/auth/login): no valid session.")
+    return staff
+
+
+StaffDep = Annotated[Staff, Depends(get_staff)]
+
+
+def require_role(*roles: Role) -> Callable[[Staff], Awaitable[Staff]]:
+    """Return a dependency admitting staff in one of ``roles`` (administrators are admitted everywhere).
+
+    Raises:
+        HTTPException: 403 for a staff member in another role (401 without a session).
+    """
+
+    async def check(staff: StaffDep) -> Staff:
+        if not staff.has_role(*roles):
+            wanted = " or ".join(role.value for role in roles)
+            raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"This needs the {wanted} role.")
+        return staff
+
+    return check
+
+
+AgentDep = Annotated[Staff, Depends(require_role(Role.AGENT))]
+"""An agent (or administrator) signed in."""

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from api.crud import ConversationNotFound
+from api.handoffs import HandoffConflict, HandoffNotFound
 from api.ratelimit import RateLimitError
 
 _LOCATIONS = {"body", "query", "path", "header", "cookie"}
@@ -94,6 +95,18 @@ async def _conversation_not_found(_request: Request, exc: Exception) -> JSONResp
     return JSONResponse(status_code=status.HTTP_404_NOT_FOUND, content={"detail": "No such conversation."})
 
 
+async def _handoff_not_found(_request: Request, exc: Exception) -> JSONResponse:
+    """Answer 404 for a handoff id that names no handoff."""
+    assert isinstance(exc, HandoffNotFound)
+    return JSONResponse(status_code=status.HTTP_404_NOT_FOUND, content={"detail": "No such handoff."})
+
+
+async def _handoff_conflict(_request: Request, exc: Exception) -> JSONResponse:
+    """Answer 409 when a handoff cannot change as asked (another agent has it, it is closed…)."""
+    assert isinstance(exc, HandoffConflict)
+    return JSONResponse(status_code=status.HTTP_409_CONFLICT, content={"detail": str(exc)})
+
+
 async def _unexpected_error(_request: Request, _exc: Exception) -> JSONResponse:
     """Answer 500 in JSON; the traceback is logged by the server, never shown to the client."""
     return JSONResponse(
@@ -110,4 +123,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(RateLimitError, _rate_limited)
     app.add_exception_handler(ConversationNotFound, _conversation_not_found)
+    app.add_exception_handler(HandoffNotFound, _handoff_not_found)
+    app.add_exception_handler(HandoffConflict, _handoff_conflict)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -1,4 +1,9 @@
-"""Handoffs: conversations the bot hands over to the human agents, and the queue they wait in.
+"""Handoffs: conversations the bot hands over to the human agents, the queue they wait in, and their life.
+
+A handoff is ``waiting`` in the queue, ``active`` once an agent has claimed it, ``closed`` at the end; an
+agent may also put it back in the queue. The conversation's mode follows: ``waiting``, ``agent``, then
+``bot`` again. Every change is one transaction with the notice the citizen gets about it, so the database
+always tells the whole story (``api.desk`` then announces it live).
 
 Blocking functions taking a ``Session`` first, like those of ``api.crud``. They never take a conversation's
 turn lock (``api.turns.ConversationLocks``): the action server requests a handoff while the turn that made it
@@ -7,13 +12,85 @@ ask holds that lock, and the turn reads the conversation's new mode back once Ra
 
 from __future__ import annotations
 
+import math
+import re
+import statistics
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from api import crud
-from api.models import OPEN_HANDOFF_STATUSES, ConversationMode, Handoff, HandoffStatus, utcnow
+from api import crud, texts
+from api.accounts import Staff
+from api.models import (
+    OPEN_HANDOFF_STATUSES,
+    Author,
+    ConversationMode,
+    Handoff,
+    HandoffKind,
+    HandoffStatus,
+    Message,
+    User,
+    utcnow,
+)
+
+PREVIEW_MESSAGES = 20
+"""Messages of the transcript shown with each handoff of a list (the whole one is shown alone)."""
+HANDLING_SAMPLE = 50
+"""How many recently closed handoffs the estimated wait is computed from."""
+HANDLING_WINDOW = timedelta(days=30)
+"""How far back those handoffs may go."""
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_PHONE = re.compile(r"(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(?\d{1,4}\)?[\s.-]?){2,5}\d{2,4}(?!\w)")
+_MIN_PHONE_DIGITS = 9
+
+
+class HandoffNotFound(LookupError):  # noqa: N818 (reads as a sentence: raise HandoffNotFound)
+    """There is no handoff with this id."""
+
+
+class HandoffConflict(Exception):  # noqa: N818 (the name the routes answer 409 for)
+    """The handoff is not in a state that allows this (another agent has it, it is closed…)."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a change of a handoff produced, for the live announcements.
+
+    Attributes:
+        handoff: The handoff after the change.
+        mode: The conversation's mode after it.
+        notices: The messages the citizen was told (stored with the change).
+    """
+
+    handoff: Handoff
+    mode: str
+    notices: list[Message]
+
+
+def contact_in(text: str) -> str | None:
+    """Return the e-mail address or phone number a citizen's message holds, if any (the first of each).
+
+    Args:
+        text: The message.
+
+    Returns:
+        ``"email"``, ``"phone"`` or ``"email, phone"``; None when there is neither.
+    """
+    found: list[str] = []
+    email = _EMAIL.search(text)
+    if email:
+        found.append(email.group(0))
+    for match in _PHONE.finditer(text):
+        if sum(char.isdigit() for char in match.group(0)) >= _MIN_PHONE_DIGITS:
+            found.append(match.group(0).strip())
+            break
+    return ", ".join(found) or None
 
 
 def open_handoff(session: Session, conversation_id: str) -> Handoff | None:
@@ -35,6 +112,18 @@ def open_handoff(session: Session, conversation_id: str) -> Handoff | None:
     return session.scalar(query)
 
 
+def require_handoff(session: Session, handoff_id: str, *, for_update: bool = False) -> Handoff:
+    """Return a handoff that must exist.
+
+    Raises:
+        HandoffNotFound: There is none with this id.
+    """
+    handoff = session.get(Handoff, handoff_id, with_for_update=for_update) if len(handoff_id) <= 32 else None
+    if handoff is None:
+        raise HandoffNotFound(handoff_id)
+    return handoff
+
+
 def request_handoff(
     session: Session,
     conversation_id: str,
@@ -42,6 +131,8 @@ def request_handoff(
     reason: str,
     language: str | None = None,
     note: str | None = None,
+    transcript: Sequence[dict[str, Any]] = (),
+    kind: HandoffKind = HandoffKind.LIVE,
 ) -> Handoff:
     """Hand a conversation over to the agents: ``waiting`` mode, with a new waiting handoff; and commit.
 
@@ -54,6 +145,8 @@ def request_handoff(
         reason: Why, in a word (``requested``, ``not_helpful``…).
         language: The citizen's language; the conversation's when None.
         note: What the bot tells the agents, if anything.
+        transcript: The conversation as the bot saw it, ``[{"author", "text"}]``.
+        kind: ``live``, or ``ticket`` when no agent is available.
 
     Returns:
         The conversation's open handoff.
@@ -74,6 +167,8 @@ def request_handoff(
         reason=reason,
         note=note,
         created_at=now,
+        kind=kind.value,
+        transcript=list(transcript),
     )
     session.add(handoff)
     conversation.mode = ConversationMode.WAITING.value
@@ -102,3 +197,271 @@ def queue_position(session: Session, handoff: Handoff) -> int:
     waiting = Handoff.status == HandoffStatus.WAITING.value
     ahead = session.scalar(select(func.count()).select_from(Handoff).where(waiting, earlier))
     return (ahead or 0) + 1
+
+
+def waiting_conversations(session: Session) -> list[tuple[str, int]]:
+    """Return each waiting conversation with its place in the queue, first in the queue first."""
+    query = (
+        select(Handoff.conversation_id)
+        .where(Handoff.status == HandoffStatus.WAITING.value)
+        .order_by(Handoff.created_at, Handoff.id)
+    )
+    return [(conversation_id, position) for position, conversation_id in enumerate(session.scalars(query), 1)]
+
+
+def estimated_wait(session: Session, position: int, agents: int) -> int | None:
+    """Estimate how long a citizen at ``position`` in the queue will wait, from recent handling times.
+
+    The estimate is the median time agents spent on the last ``HANDLING_SAMPLE`` conversations they closed
+    (within ``HANDLING_WINDOW``), times the conversations that must end before an agent is free for this one
+    (``ceil(position / agents)``, with at least one agent).
+
+    Args:
+        session: The database session.
+        position: The place in the queue, from 1.
+        agents: How many agents are online.
+
+    Returns:
+        Seconds, or None when there is no recent history to estimate from (or the handoff is not waiting).
+    """
+    if position <= 0:
+        return None
+    query = (
+        select(Handoff.claimed_at, Handoff.closed_at)
+        .where(
+            Handoff.status == HandoffStatus.CLOSED.value,
+            Handoff.claimed_at.is_not(None),
+            Handoff.closed_at >= utcnow() - HANDLING_WINDOW,
+        )
+        .order_by(Handoff.closed_at.desc())
+        .limit(HANDLING_SAMPLE)
+    )
+    durations = [
+        (closed - claimed).total_seconds()
+        for claimed, closed in session.execute(query)
+        if claimed is not None and closed is not None
+    ]
+    if not durations:
+        return None
+    return math.ceil(statistics.median(durations) * math.ceil(position / max(agents, 1)))
+
+
+def _citizen_notice(
+    session: Session, handoff: Handoff, key: str, author: Author, **values: object
+) -> Message:
+    """Store a notice to the citizen in the conversation (its row is locked by the caller)."""
+    conversation = crud.require_conversation(session, handoff.conversation_id, for_update=True)
+    text = texts.notice(key, handoff.language, **values)
+    [message] = crud.append_messages(
+        session, conversation, [crud.NewMessage(author=author, text=text, language=handoff.language)]
+    )
+    return message
+
+
+def _set_mode(session: Session, handoff: Handoff, mode: ConversationMode) -> None:
+    conversation = crud.require_conversation(session, handoff.conversation_id, for_update=True)
+    conversation.mode = mode.value
+    conversation.updated_at = utcnow()
+
+
+def claim(session: Session, handoff_id: str, agent: Staff) -> Change:
+    """Give a waiting handoff to an agent, tell the citizen, and commit.
+
+    Exactly one of several agents claiming at once wins: the claim is one conditional ``UPDATE`` (``WHERE
+    status = 'waiting'``) that only one transaction can make.
+
+    Args:
+        session: The database session.
+        handoff_id: The handoff.
+        agent: The agent claiming it.
+
+    Returns:
+        The active handoff (an agent re-claiming their own handoff gets it unchanged, with no notice).
+
+    Raises:
+        HandoffNotFound: No such handoff.
+        HandoffConflict: Another agent has it, or it is closed.
+    """
+    now = utcnow()
+    claimed = session.execute(
+        update(Handoff)
+        .where(Handoff.id == handoff_id, Handoff.status == HandoffStatus.WAITING.value)
+        .values(status=HandoffStatus.ACTIVE.value, assignee=agent.username, claimed_at=now)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        handoff = require_handoff(session, handoff_id)
+        if handoff.status == HandoffStatus.ACTIVE.value and handoff.assignee == agent.username:
+            return Change(handoff, ConversationMode.AGENT.value, [])
+        if handoff.status == HandoffStatus.CLOSED.value:
+            raise HandoffConflict("This conversation is closed.")
+        raise HandoffConflict(f"Another agent ({handoff.assignee}) has already taken this conversation.")
+    handoff = require_handoff(session, handoff_id)
+    session.refresh(handoff)
+    _set_mode(session, handoff, ConversationMode.AGENT)
+    notice = _citizen_notice(session, handoff, "agent_joined", Author.SYSTEM, name=agent.display_name)
+    session.commit()
+    return Change(handoff, ConversationMode.AGENT.value, [notice])
+
+
+def _require_mine(session: Session, handoff_id: str, agent: Staff, *, any_if_admin: bool = False) -> Handoff:
+    """Return an active handoff the agent has (an administrator may act on any, where allowed).
+
+    Raises:
+        HandoffNotFound: No such handoff.
+        HandoffConflict: It is not active, or another agent has it.
+    """
+    handoff = require_handoff(session, handoff_id, for_update=True)
+    if handoff.status != HandoffStatus.ACTIVE.value:
+        raise HandoffConflict(f"This conversation is {handoff.status}: claim it first.")
+    if handoff.assignee != agent.username and not (any_if_admin and agent.role == "admin"):
+        raise HandoffConflict(f"Another agent ({handoff.assignee}) has this conversation.")
+    return handoff
+
+
+def post_agent_message(session: Session, handoff_id: str, agent: Staff, text: str) -> tuple[Handoff, Message]:
+    """Store an agent's message to the citizen, and commit.
+
+    Raises:
+        HandoffNotFound: No such handoff.
+        HandoffConflict: The agent does not have this handoff (or it is not active).
+    """
+    handoff = _require_mine(session, handoff_id, agent)
+    conversation = crud.require_conversation(session, handoff.conversation_id, for_update=True)
+    [message] = crud.append_messages(
+        session, conversation, [crud.NewMessage(author=Author.AGENT, text=text, language=handoff.language)]
+    )
+    session.commit()
+    return handoff, message
+
+
+def release(session: Session, handoff_id: str, agent: Staff) -> Change:
+    """Put an agent's handoff back in the queue (at its original place), tell the citizen, and commit.
+
+    Raises:
+        HandoffNotFound: No such handoff.
+        HandoffConflict: The agent does not have it (an administrator may release any).
+    """
+    handoff = _require_mine(session, handoff_id, agent, any_if_admin=True)
+    handoff.status = HandoffStatus.WAITING.value
+    handoff.assignee = None
+    handoff.claimed_at = None
+    _set_mode(session, handoff, ConversationMode.WAITING)
+    notice = _citizen_notice(session, handoff, "back_in_queue", Author.SYSTEM)
+    session.commit()
+    return Change(handoff, ConversationMode.WAITING.value, [notice])
+
+
+def close(session: Session, handoff_id: str, agent: Staff, *, resume_bot: bool) -> Change:
+    """Close an agent's handoff and give the conversation back to the bot, telling the citizen; commit.
+
+    With ``resume_bot`` the assistant says, in the citizen's language, that it is back and ready for another
+    question; without, the citizen is only told the agent closed the conversation. Either way a later message
+    from the citizen goes to the bot, so nothing they write is left unanswered.
+
+    Raises:
+        HandoffNotFound: No such handoff.
+        HandoffConflict: The agent does not have it (an administrator may close any).
+    """
+    handoff = _require_mine(session, handoff_id, agent, any_if_admin=True)
+    handoff.status = HandoffStatus.CLOSED.value
+    handoff.closed_at = utcnow()
+    name = agent.display_name
+    _set_mode(session, handoff, ConversationMode.BOT)
+    if resume_bot:
+        notice = _citizen_notice(session, handoff, "closed_resume_bot", Author.BOT, name=name)
+    else:
+        notice = _citizen_notice(session, handoff, "closed", Author.SYSTEM, name=name)
+    session.commit()
+    return Change(handoff, ConversationMode.BOT.value, [notice])
+
+
+def citizen_wrote(session: Session, handoff: Handoff, text: str) -> tuple[bool, list[Message]]:
+    """Take note of a citizen's message to the agents: their contact, for a ticket; and commit.
+
+    The first message of a ticket is acknowledged: the citizen is told the team will answer.
+
+    Args:
+        session: The database session.
+        handoff: The conversation's open handoff.
+        text: What the citizen wrote.
+
+    Returns:
+        Whether the handoff changed (a contact was found), and the notices stored for the citizen.
+    """
+    if handoff.kind != HandoffKind.TICKET.value:
+        return False, []
+    handoff = require_handoff(session, handoff.id, for_update=True)
+    changed = False
+    found = contact_in(text)
+    if found is not None and found != handoff.contact:
+        handoff.contact = found[:320]
+        changed = True
+    acknowledged = session.scalar(
+        select(func.count())
+        .select_from(Message)
+        .where(
+            Message.conversation_id == handoff.conversation_id,
+            Message.author == Author.SYSTEM.value,
+            Message.created_at >= handoff.created_at,
+            Message.text == texts.notice("ticket_received", handoff.language),
+        )
+    )
+    notices = [] if acknowledged else [_citizen_notice(session, handoff, "ticket_received", Author.SYSTEM)]
+    session.commit()
+    return changed, notices
+
+
+def list_handoffs(
+    session: Session, status: HandoffStatus, *, query: str | None = None, limit: int = 50
+) -> list[Handoff]:
+    """Return handoffs of a status: waiting and active oldest first, closed newest first.
+
+    Args:
+        session: The database session.
+        status: The status.
+        query: Words to look for in the conversation's messages, the contact or the conversation id
+            (case-insensitive), or None for all.
+        limit: At most this many.
+
+    Returns:
+        The handoffs.
+    """
+    statement = select(Handoff).where(Handoff.status == status.value)
+    if query:
+        pattern = f"%{query.lower()}%"
+        in_messages = (
+            select(Message.id)
+            .where(Message.conversation_id == Handoff.conversation_id, func.lower(Message.text).like(pattern))
+            .exists()
+        )
+        statement = statement.where(
+            or_(
+                in_messages,
+                func.lower(Handoff.contact).like(pattern),
+                Handoff.conversation_id == query.lower(),
+            )
+        )
+    if status == HandoffStatus.CLOSED:
+        statement = statement.order_by(Handoff.closed_at.desc(), Handoff.id)
+    else:
+        statement = statement.order_by(Handoff.created_at, Handoff.id)
+    return list(session.scalars(statement.limit(limit)))
+
+
+def transcript(session: Session, conversation_id: str, *, last: int | None = None) -> list[Message]:
+    """Return a conversation's messages in order, or only its ``last`` ones."""
+    statement = select(Message).where(Message.conversation_id == conversation_id)
+    if last is None:
+        return list(session.scalars(statement.order_by(Message.seq)))
+    newest = list(session.scalars(statement.order_by(Message.seq.desc()).limit(last)))
+    return newest[::-1]
+
+
+def display_names(session: Session, usernames: Sequence[str | None]) -> dict[str, str]:
+    """Return the display names of the given usernames (unknown ones are left out)."""
+    wanted = {name for name in usernames if name}
+    if not wanted:
+        return {}
+    rows = session.execute(select(User.username, User.display_name).where(User.username.in_(wanted)))
+    return {username: name for username, name in rows}

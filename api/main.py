@@ -8,14 +8,17 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from api.config import Settings, get_settings
 from api.db import Database, create_db_engine, run_migrations
 from api.deps import Services
+from api.desk import Desk
 from api.errors import install_error_handlers
+from api.events import create_broker
 from api.rasa_client import RasaClient
 from api.ratelimit import RateLimits, parse_rate_limits
-from api.routes import conversations, health, webhooks
+from api.routes import auth, conversations, handoffs, health, pages, webhooks
 from api.turns import ConversationLocks
 
 logger = logging.getLogger(__name__)
@@ -39,12 +42,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     run_migrations(settings.database_url)
     db = Database(create_db_engine(settings.database_url))
     http = httpx.AsyncClient(trust_env=False)
+    rasa = RasaClient(settings.rasa_url, timeout=settings.rasa_timeout, http=http)
+    broker = create_broker(settings.redis_url)
     app.state.services = Services(
         db=db,
         http=http,
-        rasa=RasaClient(settings.rasa_url, timeout=settings.rasa_timeout, http=http),
+        rasa=rasa,
         locks=ConversationLocks(),
         rate_limits=RateLimits(parse_rate_limits(settings.rate_limits)),
+        broker=broker,
+        desk=Desk(db, broker, rasa, settings),
     )
     logger.info(
         "Guichet API ready (%s; database %s; Rasa at %s)",
@@ -55,6 +62,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        await broker.aclose()
         await http.aclose()
         db.dispose()
         del app.state.services
@@ -82,6 +90,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(conversations.router, prefix="/api")
     app.include_router(webhooks.router, prefix="/api")
+    app.include_router(auth.router, prefix="/api")
+    app.include_router(handoffs.router, prefix="/api")
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     return app
 
 

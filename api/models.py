@@ -59,6 +59,21 @@ OPEN_HANDOFF_STATUSES = (HandoffStatus.WAITING.value, HandoffStatus.ACTIVE.value
 """The statuses of a handoff that is not over; a conversation has at most one such handoff."""
 
 
+class HandoffKind(str, enum.Enum):
+    """How a handoff reached the queue: live (an agent was available) or as a ticket (nobody was)."""
+
+    LIVE = "live"
+    TICKET = "ticket"
+
+
+class Role(str, enum.Enum):
+    """What a staff account may do: answer citizens, edit the knowledge base, or both and manage accounts."""
+
+    AGENT = "agent"
+    EDITOR = "editor"
+    ADMIN = "admin"
+
+
 class FeedbackSource(str, enum.Enum):
     """Which channel reported a verdict: the widget's buttons, or the bot (the citizen told it)."""
 
@@ -200,11 +215,15 @@ class Handoff(Base):
         claimed_at: Time an agent took it (UTC), or None.
         closed_at: Time it was closed (UTC), or None.
         assignee: Username of the agent who has it, or None.
+        kind: ``live``, or ``ticket`` when no agent was available (see ``HandoffKind``).
+        contact: The e-mail address or phone number the citizen left, or None.
+        transcript: The conversation as the bot saw it when it handed over: ``[{"author", "text"}]``.
     """
 
     __tablename__ = "handoffs"
     __table_args__ = (
         CheckConstraint(_in("status", HandoffStatus), name="status"),
+        CheckConstraint(_in("kind", HandoffKind), name="kind"),
         CheckConstraint(LANGUAGE_CHECK, name="language"),
         Index("ix_handoffs_status_created_at", "status", "created_at"),
     )
@@ -221,6 +240,9 @@ class Handoff(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     assignee: Mapped[str | None] = mapped_column(String(150), nullable=True)
+    kind: Mapped[str] = mapped_column(String(16), default=HandoffKind.LIVE.value, server_default="live")
+    contact: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    transcript: Mapped[list[dict[str, Any]]] = mapped_column(JSON(), default=list)
 
 
 class Feedback(Base):
@@ -257,3 +279,51 @@ class Feedback(Base):
     language: Mapped[str | None] = mapped_column(String(8), nullable=True)
     source: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class User(Base):
+    """A staff account: an agent, an editor or an administrator.
+
+    Attributes:
+        id: Database identifier.
+        username: Unique login name (what agents are known by in handoffs).
+        display_name: The name citizens and colleagues see.
+        role: ``agent``, ``editor`` or ``admin`` (see ``Role``).
+        password_hash: Argon2id hash of the password (PHC string); the password itself is never stored.
+        active: False once the account is disabled: it can no longer sign in.
+        created_at: Creation time (UTC).
+        last_seen_at: Last time the account had the agents' desk open (UTC), or None: agents seen in the last
+            minute count as online.
+    """
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(_in("role", Role), name="role"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    username: Mapped[str] = mapped_column(String(150), unique=True)
+    display_name: Mapped[str] = mapped_column(String(150))
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class StaffSession(Base):
+    """A signed-in staff member's session, authorised by a random token kept only as its SHA-256.
+
+    Attributes:
+        token_hash: SHA-256 (hex) of the session token.
+        user_id: The account.
+        created_at: Sign-in time (UTC).
+        expires_at: Time after which the token is refused (UTC).
+    """
+
+    __tablename__ = "staff_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

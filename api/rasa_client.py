@@ -8,6 +8,7 @@ The channel (``bot/``) answers ``POST {rasa_url}/webhooks/guichet/webhook`` with
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -15,11 +16,13 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
+from api import signing
 from api.config import Language
 
 logger = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/webhooks/guichet/webhook"
+RESUME_PATH = "/webhooks/guichet/resume"
 LANGUAGES: frozenset[str] = frozenset({"fr", "en"})
 
 
@@ -202,6 +205,33 @@ class RasaClient:
             None when ``GET /`` answers 200, else a short reason.
         """
         return await probe(self._http, f"{self.base_url}/", timeout)
+
+    async def resume(self, conversation_id: str, secret: str) -> bool:
+        """Record in Rasa's tracker that the bot has the conversation again, after a human agent had it.
+
+        Calls the ``guichet`` channel's ``POST /webhooks/guichet/resume``, signed like the webhooks, which
+        appends Rasa's ``resume`` event (the action server paused the tracker when it handed over).
+
+        Args:
+            conversation_id: The conversation (Rasa's sender id).
+            secret: The shared webhook secret.
+
+        Returns:
+            Whether Rasa recorded it; a failure is logged, not raised (the handoff is closed all the same).
+        """
+        body = json.dumps({"conversation_id": conversation_id}).encode("utf-8")
+        headers = {"Content-Type": "application/json", signing.SIGNATURE_HEADER: signing.sign(secret, body)}
+        try:
+            response = await self._http.post(
+                f"{self.base_url}{RESUME_PATH}", content=body, headers=headers, timeout=self.timeout
+            )
+        except httpx.HTTPError as exc:
+            logger.error("Could not resume the bot for %s: %s", conversation_id, type(exc).__name__)
+            return False
+        if response.status_code != 200:
+            logger.error("Rasa refused to resume %s: HTTP %d", conversation_id, response.status_code)
+            return False
+        return True
 
 
 async def probe(http: httpx.AsyncClient, url: str, timeout: float) -> str | None:

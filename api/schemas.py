@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from api.config import Language
-from api.models import MAX_SLUG_LENGTH
+from api.models import MAX_SLUG_LENGTH, Message
 
 MAX_MESSAGE_LENGTH = 2000
 """Longest citizen message, in characters, after stripping surrounding blanks."""
@@ -16,6 +16,8 @@ MAX_COMMENT_LENGTH = 2000
 """Longest comment, question or note, in characters, after stripping surrounding blanks."""
 MAX_REASON_LENGTH = 64
 """Longest reason of a handoff, in characters."""
+MAX_TRANSCRIPT_LINES = 200
+"""Most lines of a bot's transcript a handoff request may carry."""
 MAX_SEQ = 2**31 - 1
 """Largest message number a request may name (the database's integer)."""
 
@@ -128,6 +130,20 @@ class MessageOut(BaseModel):
     source: Source | None = None
     created_at: datetime = Field(description="ISO 8601, UTC.")
 
+    @classmethod
+    def of(cls, message: Message) -> MessageOut:
+        """Return the public form of a stored message."""
+        return cls.model_validate(
+            {
+                "seq": message.seq,
+                "author": message.author,
+                "text": message.text,
+                "buttons": message.buttons or [],
+                "source": message.source,
+                "created_at": message.created_at,
+            }
+        )
+
 
 class TurnOut(BaseModel):
     """Answer of ``POST /api/conversations/{id}/messages``: the bot's replies, if it has the conversation."""
@@ -149,6 +165,15 @@ class FeedbackCreate(BaseModel):
     )
 
 
+class BotTranscriptLine(BaseModel):
+    """One line of the conversation as the bot saw it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    author: Literal["citizen", "bot"]
+    text: Annotated[str, AfterValidator(lambda value: clean_text(value, max_length=MAX_MESSAGE_LENGTH * 4))]
+
+
 class HandoffRequest(BaseModel):
     """Body of ``POST /api/webhooks/handoff``: the bot hands a conversation over to the human agents."""
 
@@ -163,16 +188,31 @@ class HandoffRequest(BaseModel):
         examples=["requested", "not_helpful", "frustration", "unsure"],
     )
     note: OptionalText = Field(default=None, description="What the bot tells the agents, if anything.")
+    transcript: list[BotTranscriptLine] = Field(
+        default_factory=list,
+        max_length=MAX_TRANSCRIPT_LINES,
+        description="The conversation as the bot saw it, oldest first.",
+    )
 
 
 class HandoffQueued(BaseModel):
-    """Answer of ``POST /api/webhooks/handoff``: the conversation's open handoff."""
+    """Answer of ``POST /api/webhooks/handoff``: the open handoff, and what the citizen can expect."""
 
     handoff_id: str
     status: HandoffStatusName
     queue_position: int = Field(
         description="Place among the waiting handoffs, oldest first, from 1; 0 once an agent has it."
     )
+    estimated_wait_seconds: int | None = Field(
+        default=None, description="Estimated wait from recent handling times; null without recent history."
+    )
+    available: bool = Field(
+        description="Whether an agent can answer now; false makes the handoff a ticket (leave a message)."
+    )
+    unavailable_reason: Literal["closed", "no_agent"] | None = Field(
+        default=None, description="Why no agent can answer now: outside office hours, or nobody online."
+    )
+    office_hours: str = Field(description="The office hours, described in the citizen's language.")
 
 
 class BotFeedback(BaseModel):
@@ -191,6 +231,103 @@ class BotFeedback(BaseModel):
     comment: OptionalText = Field(default=None, description="What the citizen added, if anything.")
     language: Language | None = Field(
         default=None, description="Language of the answer; that of the latest answer if null."
+    )
+
+
+class TranscriptMessage(BaseModel):
+    """A message of a handed-off conversation, as the agents see it."""
+
+    seq: int
+    author: AuthorName
+    text: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, message: Message) -> TranscriptMessage:
+        """Return a stored message as the agents see it."""
+        return cls.model_validate(
+            {
+                "seq": message.seq,
+                "author": message.author,
+                "text": message.text,
+                "created_at": message.created_at,
+            }
+        )
+
+
+class HandoffOut(BaseModel):
+    """A handoff, as the agents' desk shows it."""
+
+    id: str
+    conversation_id: str
+    status: HandoffStatusName
+    language: Language
+    reason: str = Field(description="requested, misunderstood, not_helpful, frustration…")
+    kind: Literal["live", "ticket"] = Field(description="ticket: left while no agent was available.")
+    contact: str | None = Field(description="The e-mail address or phone number the citizen left.")
+    note: str | None
+    created_at: datetime
+    claimed_at: datetime | None
+    closed_at: datetime | None
+    waited_seconds: int = Field(description="From the request until an agent claimed it (or until now).")
+    assignee: str | None = Field(description="Username of the agent who has it.")
+    assignee_name: str | None = Field(description="That agent's display name.")
+    transcript: list[TranscriptMessage] = Field(
+        description="The conversation's messages (the last ones only in lists)."
+    )
+
+
+class AgentMessageCreate(BaseModel):
+    """Body of ``POST /api/handoffs/{id}/messages``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    text: Annotated[str, _required_text(MAX_MESSAGE_LENGTH)] = Field(
+        description=f"1 to {MAX_MESSAGE_LENGTH} characters."
+    )
+
+
+class HandoffClose(BaseModel):
+    """Body of ``POST /api/handoffs/{id}/close``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    resume_bot: bool = Field(
+        default=True,
+        description="Whether the assistant takes the conversation back, saying so in the citizen's language.",
+    )
+
+
+class CannedResponse(BaseModel):
+    """A ready-made reply for agents."""
+
+    title: str
+    text: str
+
+
+class LoginRequest(BaseModel):
+    """Body of ``POST /api/auth/login``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    username: Annotated[str, Field(min_length=1, max_length=150)]
+    password: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class StaffOut(BaseModel):
+    """The signed-in staff member."""
+
+    username: str
+    display_name: str
+    role: Literal["agent", "editor", "admin"]
+    expires_at: datetime = Field(description="When the session ends (ISO 8601, UTC).")
+
+
+class LoginOut(StaffOut):
+    """Answer of ``POST /api/auth/login``; the token also comes as an HttpOnly cookie."""
+
+    token: str = Field(
+        description="Session token, for `Authorization: Bearer TOKEN` or `?token=` on WebSockets."
     )
 
 

@@ -1,8 +1,9 @@
 """One turn of a conversation: store the citizen's message, route it, store the answers.
 
 The citizen's message is committed before anything else, so that it survives whatever happens next. In bot
-mode the message goes to Rasa; in ``waiting`` and ``agent`` modes it is left for the human agents (they read
-it from the database), and the turn has no bot messages.
+mode the message goes to Rasa; in ``waiting`` and ``agent`` modes it goes to the human agents (stored, then
+pushed to their desks), and the turn has no bot messages (only, for a ticket, an acknowledgement). Every
+stored message is then pushed to the conversation's other open widgets too.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 
 from api import crud
 from api.db import Database
+from api.desk import Desk
 from api.models import Author, Conversation, ConversationMode, Message
 from api.rasa_client import RasaClient, turn_language
 
@@ -63,7 +65,7 @@ class TurnResult:
         mode: The conversation's mode after the turn.
         language: The language of the turn.
         citizen_message: The citizen's stored message.
-        messages: The bot's stored messages (none unless the bot has the conversation).
+        messages: The bot's stored messages, or the notices the citizen gets while agents have it.
     """
 
     mode: str
@@ -79,6 +81,7 @@ async def take_turn(
     *,
     rasa: RasaClient,
     locks: ConversationLocks,
+    desk: Desk,
 ) -> TurnResult:
     """Store a citizen's message, have the bot answer it if the bot has the conversation, store the answers.
 
@@ -88,6 +91,7 @@ async def take_turn(
         text: The citizen's text, already validated.
         rasa: The Rasa client.
         locks: The per-conversation locks.
+        desk: The agents' desk (routing to agents, live announcements).
 
     Returns:
         The mode and language after the turn, and the stored messages.
@@ -101,11 +105,10 @@ async def take_turn(
         )
         if conversation.mode != ConversationMode.BOT.value:
             logger.info(
-                "Conversation %s is in %s mode: message left for the agents",
-                conversation.id,
-                conversation.mode,
+                "Conversation %s is in %s mode: message for the agents", conversation.id, conversation.mode
             )
-            return TurnResult(conversation.mode, conversation.language, citizen_message, [])
+            notices = await desk.citizen_wrote(conversation, citizen_message)
+            return TurnResult(conversation.mode, conversation.language, citizen_message, notices)
 
         started = time.perf_counter()
         hint = conversation.language if conversation.language_known else None
@@ -138,4 +141,5 @@ async def take_turn(
         )
         if recognised:
             citizen_message.language = language
+        await desk.announce_messages(conversation.id, [citizen_message, *bot_messages])
         return TurnResult(conversation.mode, language, citizen_message, bot_messages)

@@ -5,20 +5,24 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Body, HTTPException, Query, status
+from fastapi import APIRouter, Body, HTTPException, Query, WebSocket, status
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from api import crud, feedback
+from api import crud, feedback, handoffs
 from api.deps import (
     ConversationDep,
     DatabaseDep,
+    DeskDep,
     LocksDep,
     MessageLimit,
     NewConversationLimit,
     RasaDep,
+    Services,
     SessionDep,
     SettingsDep,
 )
+from api.events import conversation_channel
 from api.models import Message
 from api.rasa_client import RasaUnavailable
 from api.schemas import (
@@ -31,6 +35,7 @@ from api.schemas import (
     MessageOut,
     TurnOut,
 )
+from api.sockets import WS_UNAUTHORIZED, answer_pings, forward, run_until_first_ends
 from api.turns import take_turn
 
 logger = logging.getLogger(__name__)
@@ -56,20 +61,6 @@ _TOO_MANY_MESSAGES: dict[int | str, dict[str, object]] = {
         "description": "Too many messages (feedback included) in this conversation",
     },
 }
-
-
-def message_out(message: Message) -> MessageOut:
-    """Return the public form of a stored message."""
-    return MessageOut.model_validate(
-        {
-            "seq": message.seq,
-            "author": message.author,
-            "text": message.text,
-            "buttons": message.buttons or [],
-            "source": message.source,
-            "created_at": message.created_at,
-        }
-    )
 
 
 @router.post(
@@ -126,6 +117,7 @@ async def post_message(
     db: DatabaseDep,
     rasa: RasaDep,
     locks: LocksDep,
+    desk: DeskDep,
 ) -> TurnOut:
     """Store the citizen's message first, then, while the bot has the conversation, return the bot's replies.
 
@@ -133,7 +125,7 @@ async def post_message(
     ``messages`` is empty.
     """
     try:
-        turn = await take_turn(db, conversation, body.text, rasa=rasa, locks=locks)
+        turn = await take_turn(db, conversation, body.text, rasa=rasa, locks=locks, desk=desk)
     except RasaUnavailable as exc:
         logger.warning("Conversation %s: %s", conversation.id, exc)
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=RASA_UNAVAILABLE_DETAIL) from exc
@@ -147,7 +139,7 @@ async def post_message(
         {
             "mode": turn.mode,
             "language": turn.language,
-            "messages": [message_out(message) for message in turn.messages],
+            "messages": [MessageOut.of(message) for message in turn.messages],
         }
     )
 
@@ -168,7 +160,7 @@ def list_messages(
 ) -> list[MessageOut]:
     """Return the conversation's messages numbered after ``after``, oldest first, at most ``limit``."""
     messages = crud.list_messages(session, conversation.id, after=after, limit=limit)
-    return [message_out(message) for message in messages]
+    return [MessageOut.of(message) for message in messages]
 
 
 @router.post(
@@ -201,3 +193,46 @@ def post_feedback(body: FeedbackCreate, conversation: ConversationDep, session: 
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             detail=f"seq: message {body.seq} is not one of the bot's messages in this conversation",
         ) from exc
+
+
+@router.websocket("/{conversation_id}/ws")
+async def conversation_socket(
+    websocket: WebSocket,
+    conversation_id: str,
+    token: Annotated[str, Query(max_length=256)] = "",
+    after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
+) -> None:
+    """The widget's live feed: first the status, then the messages after ``after``, then every new message
+    (the bot's, an agent's, notices) and status change. Authenticated by ``?token=`` (the conversation's).
+
+    Events: ``{"type": "status", "mode", "queue_position"}`` and ``{"type": "message", "message": {...}}``.
+    A message may come twice (e.g. once live, once from catching up): keep the one of each ``seq``.
+    """
+    services: Services = websocket.app.state.services
+    conversation = await services.db.run(crud.get_conversation, conversation_id)
+    await websocket.accept()
+    if conversation is None or not token or not crud.token_matches(conversation, token):
+        await websocket.close(WS_UNAUTHORIZED, "This token does not authorise this conversation.")
+        return
+    async with services.broker.subscribe(conversation_channel(conversation.id)) as events:
+        # Subscribed first, then caught up: nothing committed in between is missed.
+        mode, position, missed = await services.db.run(_state_after, conversation.id, after)
+        await websocket.send_json({"type": "status", "mode": mode, "queue_position": position})
+        for message in missed:
+            await websocket.send_json(
+                {"type": "message", "message": MessageOut.of(message).model_dump(mode="json")}
+            )
+        await run_until_first_ends(
+            websocket,
+            f"Conversation socket of {conversation.id}",
+            forward(websocket, events),
+            answer_pings(websocket),
+        )
+
+
+def _state_after(session: Session, conversation_id: str, after: int) -> tuple[str, int | None, list[Message]]:
+    """Return a conversation's mode, its place in the queue (while waiting), its messages after ``after``."""
+    conversation = crud.require_conversation(session, conversation_id)
+    handoff = handoffs.open_handoff(session, conversation_id)
+    position = handoffs.queue_position(session, handoff) if handoff is not None else 0
+    return conversation.mode, position or None, crud.list_messages(session, conversation_id, after=after)

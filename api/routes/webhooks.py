@@ -17,8 +17,8 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from fastapi.routing import APIRoute
 
-from api import feedback, handoffs, signing
-from api.deps import SessionDep, get_settings
+from api import feedback, signing
+from api.deps import DeskDep, SessionDep, get_settings
 from api.schemas import BotFeedback, ErrorOut, HandoffQueued, HandoffRequest
 
 logger = logging.getLogger(__name__)
@@ -73,27 +73,15 @@ router = APIRouter(
     openapi_extra={"parameters": [_SIGNATURE_PARAMETER]},
     summary="Hand a conversation over to the human agents (bot to API, signed)",
 )
-def handoff(body: HandoffRequest, session: SessionDep) -> HandoffQueued:
-    """Put the conversation in ``waiting`` mode with a new waiting handoff, and say where it is in the queue.
+async def handoff(body: HandoffRequest, desk: DeskDep) -> HandoffQueued:
+    """Put the conversation in ``waiting`` mode with a new waiting handoff, and say where it is in the queue,
+    how long the wait may be, and whether an agent can answer now.
 
-    Idempotent: while the conversation has an open (waiting or active) handoff, that one is answered and
-    nothing changes.
+    When the office is closed or no agent is online, the handoff is a *ticket*: the citizen is invited to
+    leave a message and an e-mail address or phone number, and agents find it in the queue. Idempotent: while
+    the conversation has an open (waiting or active) handoff, that one is answered and nothing changes.
     """
-    opened = handoffs.request_handoff(
-        session, body.conversation_id, reason=body.reason, language=body.language, note=body.note
-    )
-    position = handoffs.queue_position(session, opened)
-    logger.info(
-        "Conversation %s handed off (%s): handoff %s %s, queue position %d",
-        opened.conversation_id,
-        opened.reason,
-        opened.id,
-        opened.status,
-        position,
-    )
-    return HandoffQueued.model_validate(
-        {"handoff_id": opened.id, "status": opened.status, "queue_position": position}
-    )
+    return await desk.request(body)
 
 
 @router.post(

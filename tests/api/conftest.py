@@ -56,13 +56,16 @@ def database_url(tmp_path: Path) -> str:
 def make_settings(
     monkeypatch: pytest.MonkeyPatch, database_url: str, closed_port: int
 ) -> Callable[..., Settings]:
-    """Build fresh settings from GUICHET_* variables: the tmp database, Rasa and actions on a closed port."""
+    """Build fresh settings from GUICHET_* variables: the tmp database, Rasa and actions on a closed port,
+    the office always open."""
 
     def make(**variables: str) -> Settings:
         environment = {
             "GUICHET_DATABASE_URL": database_url,
             "GUICHET_RASA_PORT": str(closed_port),
             "GUICHET_ACTIONS_PORT": str(closed_port),
+            # Agents answer at any hour unless a test says otherwise (tests/api/test_desk.py does).
+            "GUICHET_OFFICE_HOURS": "always",
             **variables,
         }
         for name, value in environment.items():

@@ -18,7 +18,15 @@ from api.models import Author
 from api.signing import SIGNATURE_HEADER, sign
 
 #: The tables the Alembic migrations create.
-MIGRATED_TABLES = {"alembic_version", "conversations", "messages", "handoffs", "feedback"}
+MIGRATED_TABLES = {
+    "alembic_version",
+    "conversations",
+    "messages",
+    "handoffs",
+    "feedback",
+    "users",
+    "staff_sessions",
+}
 
 
 def start_conversation(client: TestClient, language: str | None = None) -> tuple[str, dict[str, str]]:

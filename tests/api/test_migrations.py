@@ -70,6 +70,9 @@ def test_upgrade_creates_the_schema_on_an_empty_file(empty_sqlite: str) -> None:
             "claimed_at",
             "closed_at",
             "assignee",
+            "kind",
+            "contact",
+            "transcript",
         }
         assert {c["name"] for c in inspector.get_columns("feedback")} == {
             "id",
@@ -99,7 +102,7 @@ def test_upgrade_creates_the_schema_on_an_empty_file(empty_sqlite: str) -> None:
                 {"ondelete": "CASCADE"},
             )
         with engine.connect() as connection:
-            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0002"
+            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0003"
     finally:
         engine.dispose()
 

@@ -54,8 +54,20 @@ def test_a_signed_handoff_puts_the_conversation_in_the_queue(client: TestClient,
 
     assert response.status_code == 200
     answer = response.json()
-    assert set(answer) == {"handoff_id", "status", "queue_position"}
+    assert set(answer) == {
+        "handoff_id",
+        "status",
+        "queue_position",
+        "estimated_wait_seconds",
+        "available",
+        "unavailable_reason",
+        "office_hours",
+    }
     assert (answer["status"], answer["queue_position"]) == ("waiting", 1)
+    # No agent has the desk open: the handoff is a ticket, the citizen may leave a message.
+    assert (answer["available"], answer["unavailable_reason"]) == (False, "no_agent")
+    assert answer["office_hours"] == "every day, at any time"
+    assert answer["estimated_wait_seconds"] is None
     [handoff] = handoffs_of(settings, conversation_id)
     assert handoff["id"] == answer["handoff_id"]
     assert len(handoff["id"]) == 32
@@ -72,7 +84,10 @@ def test_a_signed_handoff_puts_the_conversation_in_the_queue(client: TestClient,
         f"/api/conversations/{conversation_id}/messages", json={"text": "Hello?"}, headers=headers
     )
     assert sent.status_code == 200
-    assert sent.json() == {"mode": "waiting", "language": "en", "messages": []}
+    assert (sent.json()["mode"], sent.json()["language"]) == ("waiting", "en")
+    [notice] = sent.json()["messages"]
+    assert notice["author"] == "system"
+    assert notice["text"].startswith("Thank you, your message has been passed on")
 
 
 @pytest.mark.parametrize(("language", "expected"), [(None, "fr"), ("en", "en")])
