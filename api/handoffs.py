@@ -379,7 +379,7 @@ def close(session: Session, handoff_id: str, agent: Staff, *, resume_bot: bool) 
 def citizen_wrote(session: Session, handoff: Handoff, text: str) -> tuple[bool, list[Message]]:
     """Take note of a citizen's message to the agents: their contact, for a ticket; and commit.
 
-    The first message of a ticket is acknowledged: the citizen is told the team will answer.
+    The first message of a ticket still waiting is acknowledged: the citizen is told the team will answer.
 
     Args:
         session: The database session.
@@ -407,7 +407,12 @@ def citizen_wrote(session: Session, handoff: Handoff, text: str) -> tuple[bool, 
             Message.text == texts.notice("ticket_received", handoff.language),
         )
     )
-    notices = [] if acknowledged else [_citizen_notice(session, handoff, "ticket_received", Author.SYSTEM)]
+    waiting = handoff.status == HandoffStatus.WAITING.value
+    notices = (
+        []
+        if acknowledged or not waiting
+        else [_citizen_notice(session, handoff, "ticket_received", Author.SYSTEM)]
+    )
     session.commit()
     return changed, notices
 

@@ -6,6 +6,11 @@ which knowledge-base entry it answers from; actions and domain responses put
 both under the message's ``metadata``. This channel answers, for each bot
 message, ``{"text", "buttons", "language", "source"}``.
 
+It also lets the Guichet API give a conversation back to the bot after a human
+agent had it: ``action_handoff`` pauses Rasa's tracker (``ConversationPaused``),
+and ``POST /webhooks/guichet/resume`` ``{"conversation_id"}``, signed like the
+API's own webhooks, resumes it (``ConversationResumed``).
+
 It is enabled in ``bot/credentials.yml`` beside the standard ``rest`` and
 ``socketio`` channels, which keep working for Rasa's own clients.
 """
@@ -13,13 +18,19 @@ It is enabled in ``bot/credentials.yml`` beside the standard ``rest`` and
 from __future__ import annotations
 
 import copy
+import hashlib
+import hmac
+import json
 import logging
+import os
 from asyncio import CancelledError
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
+from rasa.core.lock_store import LockError
+from rasa.shared.core.events import ActionExecuted, ConversationResumed
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -30,6 +41,75 @@ from bot.messages import normalise_message, payload_with_language
 logger = logging.getLogger(__name__)
 
 speedups.install()
+
+#: The header carrying the HMAC-SHA256 of a request's raw body (as the API's ``api.signing``).
+SIGNATURE_HEADER = "X-Guichet-Signature"
+#: The variable holding the secret shared with the API, and its development default (that of ``api.config``).
+SECRET_VARIABLE = "GUICHET_WEBHOOK_SECRET"
+DEFAULT_SECRET = "dev-webhook-secret"
+ACTION_LISTEN = "action_listen"
+
+
+def webhook_secret() -> str:
+    """The secret shared with the Guichet API (``GUICHET_WEBHOOK_SECRET``), read at each call."""
+    return os.environ.get(SECRET_VARIABLE, DEFAULT_SECRET)
+
+
+def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
+    """Checks a body against its ``X-Guichet-Signature``, in constant time.
+
+    Args:
+        secret: The shared secret.
+        body: The raw body, as received.
+        header: The hexadecimal HMAC-SHA256 of the body, bare or as ``sha256=HEX`` (any case); None when
+            the request had none.
+
+    Returns:
+        Whether the signature is that of the body.
+    """
+    if header is None or not header.isascii():
+        return False
+    candidate = header.strip().lower().removeprefix("sha256=")
+    expected = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(candidate, expected)
+
+
+def conversation_to_resume(body: bytes) -> str | None:
+    """The ``conversation_id`` of a resume request's JSON body, or None when the body is not one."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None
+    conversation_id = parsed.get("conversation_id") if isinstance(parsed, dict) else None
+    return conversation_id if isinstance(conversation_id, str) and conversation_id.strip() else None
+
+
+async def resume_conversation(agent: Any, conversation_id: str) -> bool:
+    """Gives a conversation back to the bot: appends ``ConversationResumed`` to its tracker and saves it.
+
+    Done as Rasa's ``POST /conversations/<id>/tracker/events`` does, under the lock store's lock of the
+    conversation. When the tracker's latest action is not ``action_listen`` (``action_handoff`` paused it
+    before any was predicted), ``action_listen`` is appended too, so the citizen's next message is a new
+    turn for the rules. A conversation Rasa does not know is left alone (nothing to resume).
+
+    Args:
+        agent: Rasa's loaded agent (``app.ctx.agent``).
+        conversation_id: The conversation (Rasa's sender id).
+
+    Returns:
+        Whether the tracker was paused.
+    """
+    async with agent.lock_store.lock(conversation_id):
+        if await agent.tracker_store.retrieve(conversation_id) is None:
+            return False
+        processor = agent.processor
+        tracker = await processor.fetch_tracker_with_initial_session(conversation_id)
+        was_paused = bool(tracker.is_paused())
+        tracker.update(ConversationResumed(), agent.domain)
+        if tracker.latest_action_name != ACTION_LISTEN:
+            tracker.update(ActionExecuted(ACTION_LISTEN), agent.domain)
+        await processor.save_tracker(tracker)
+    return was_paused
 
 
 class GuichetOutput(CollectingOutputChannel):
@@ -84,5 +164,28 @@ class GuichetInput(RestInput):
                 logger.exception("guichet channel: failed on %r", copy.deepcopy(text))
                 return response.json({"error": "the bot failed on this message"}, status=500)
             return response.json(collector.messages)
+
+        @webhook.route("/resume", methods=["POST"])
+        async def resume(request: Request) -> HTTPResponse:
+            body = request.body or b""
+            if not verify_signature(webhook_secret(), body, request.headers.get(SIGNATURE_HEADER)):
+                logger.warning("guichet channel: resume refused, missing or invalid signature")
+                detail = f"missing or invalid {SIGNATURE_HEADER}: sign the raw body with the shared secret"
+                return response.json({"detail": detail}, status=401)
+            conversation_id = conversation_to_resume(body)
+            if conversation_id is None:
+                return response.json({"detail": "expected {'conversation_id': str}"}, status=400)
+            agent = getattr(request.app.ctx, "agent", None)
+            if agent is None or not agent.is_ready():
+                return response.json({"detail": "no model loaded yet"}, status=503)
+            try:
+                was_paused = await resume_conversation(agent, conversation_id)
+            except LockError:
+                logger.error("guichet channel: %s is busy, cannot resume it", conversation_id)
+                return response.json({"detail": "the conversation is busy, try again"}, status=503)
+            logger.info(
+                "guichet channel: conversation %s resumed (was paused: %s)", conversation_id, was_paused
+            )
+            return response.json({"resumed": True, "was_paused": was_paused})
 
         return webhook

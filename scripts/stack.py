@@ -101,6 +101,8 @@ def service_specs(
         **base,
         "GUICHET_ACTIONS_WEBHOOK_URL": f"{settings.actions_url}/webhook",
         "GUICHET_RASA_TRACKER_DB": str(var_dir / "rasa-tracker.db"),
+        # The guichet channel checks the API's signed resume calls (the secret may come from .env).
+        "GUICHET_WEBHOOK_SECRET": settings.webhook_secret.get_secret_value(),
     }
     return [
         ServiceSpec(

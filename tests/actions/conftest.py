@@ -31,6 +31,7 @@ def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
                 patch.delenv(name)
         patch.setenv("GUICHET_DATABASE_URL", database_url)
         patch.setenv("GUICHET_WEBHOOK_SECRET", WEBHOOK_SECRET)
+        patch.setenv("GUICHET_OFFICE_HOURS", "always")
         patch.setenv("GUICHET_RASA_PORT", str(nowhere))
         patch.setenv("GUICHET_ACTIONS_PORT", str(nowhere))
         with serve_api(Settings(_env_file=None)) as server:  # type: ignore[call-arg]

@@ -11,10 +11,11 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from api.accounts import create_user
 from api.config import DEFAULT_WEBHOOK_SECRET, Settings
 from api.crud import NewMessage, add_messages
-from api.db import create_db_engine, create_sessionmaker
-from api.models import Author
+from api.db import create_db_engine, create_sessionmaker, run_migrations
+from api.models import Author, Role
 from api.signing import SIGNATURE_HEADER, sign
 
 #: The tables the Alembic migrations create.
@@ -127,3 +128,68 @@ async def request_handoffs_concurrently(app: FastAPI, count: int) -> tuple[str, 
             for number in range(count):
                 tasks.start_soon(request, number)
     return conversation_id, answers
+
+
+STAFF_PASSWORD = "correct horse battery staple"
+"""The password of every staff account the tests create."""
+
+
+def create_staff(
+    settings: Settings, username: str, role: str = "agent", display_name: str | None = None
+) -> None:
+    """Create a staff account (password ``STAFF_PASSWORD``) in the API's database, migrated first."""
+    run_migrations(settings.database_url)
+    engine = create_db_engine(settings.database_url)
+    try:
+        with create_sessionmaker(engine)() as session:
+            create_user(session, username, STAFF_PASSWORD, role=Role(role), display_name=display_name)
+    finally:
+        engine.dispose()
+
+
+def staff_headers(client: TestClient | httpx.Client, username: str) -> dict[str, str]:
+    """Sign a staff member in; return their session's ``Authorization`` header (the cookie is dropped)."""
+    response = client.post("/api/auth/login", json={"username": username, "password": STAFF_PASSWORD})
+    assert response.status_code == 200, response.text
+    client.cookies.clear()
+    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+def hand_off(client: TestClient, conversation_id: str, **fields: Any) -> Any:
+    """Call the handoff webhook, signed, as the action server does (reason ``requested`` unless given)."""
+    body = {"conversation_id": conversation_id, "reason": "requested", **fields}
+    return client.post("/api/webhooks/handoff", **signed(body))
+
+
+async def claim_concurrently(app: FastAPI, settings: Settings, count: int) -> list[tuple[str, int]]:
+    """Have ``count`` agents claim one waiting handoff at the same moment.
+
+    Returns:
+        Each agent's username and the status code of their claim.
+    """
+    names = [f"agent{number}" for number in range(count)]
+    for name in names:
+        create_staff(settings, name)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as client,
+    ):
+        conversation_id = (await client.post("/api/conversations")).json()["id"]
+        body = {"conversation_id": conversation_id, "reason": "requested"}
+        handoff_id = (await client.post("/api/webhooks/handoff", **signed(body))).json()["handoff_id"]
+        tokens = {}
+        for name in names:
+            login = {"username": name, "password": STAFF_PASSWORD}
+            tokens[name] = (await client.post("/api/auth/login", json=login)).json()["token"]
+        client.cookies.clear()
+        results: list[tuple[str, int]] = []
+
+        async def claim(name: str) -> None:
+            headers = {"Authorization": f"Bearer {tokens[name]}"}
+            response = await client.post(f"/api/handoffs/{handoff_id}/claim", headers=headers)
+            results.append((name, response.status_code))
+
+        async with anyio.create_task_group() as tasks:
+            for name in names:
+                tasks.start_soon(claim, name)
+    return results

@@ -17,6 +17,7 @@ from api.main import create_app
 from api.routes.webhooks import BAD_SIGNATURE_DETAIL
 from api.signing import SIGNATURE_HEADER, sign
 from tests.api.helpers import (
+    hand_off,
     request_handoffs_concurrently,
     run_sql,
     signed,
@@ -24,12 +25,6 @@ from tests.api.helpers import (
 )
 
 HANDOFF_URL = "/api/webhooks/handoff"
-
-
-def hand_off(client: TestClient, conversation_id: str, **fields: Any) -> Any:
-    """Call the handoff webhook, signed, for a conversation (reason ``requested`` unless given)."""
-    body = {"conversation_id": conversation_id, "reason": "requested", **fields}
-    return client.post(HANDOFF_URL, **signed(body))
 
 
 def handoffs_of(settings: Settings, conversation_id: str) -> list[dict[str, Any]]:
