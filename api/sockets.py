@@ -41,7 +41,7 @@ async def run_until_first_ends(websocket: WebSocket, name: str, *loops: Coroutin
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        with contextlib.suppress(RuntimeError):
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect):  # the client may be gone already
             await websocket.close()
 
 

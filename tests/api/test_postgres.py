@@ -20,6 +20,7 @@ from api.main import create_app
 from api.models import Author
 from tests.api.helpers import (
     MIGRATED_TABLES,
+    claim_concurrently,
     request_handoffs_concurrently,
     run_sql,
     send_concurrently,
@@ -158,3 +159,16 @@ async def test_concurrent_handoff_requests_open_one_handoff(
     assert run_sql(
         settings, "SELECT count(*) AS n FROM handoffs WHERE conversation_id = :id", id=conversation_id
     ) == [{"n": 1}]
+
+
+@pytest.mark.anyio
+async def test_exactly_one_of_several_agents_claiming_at_once_wins(
+    pg_database_url: str, make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings(GUICHET_DATABASE_URL=pg_database_url)
+    results = await claim_concurrently(create_app(settings), settings, 8)
+    assert sorted(status for _, status in results) == [200] + [409] * 7
+    [winner] = [name for name, status in results if status == 200]
+    assert run_sql(settings, "SELECT assignee, status FROM handoffs") == [
+        {"assignee": winner, "status": "active"}
+    ]
