@@ -18,11 +18,29 @@ from api.accounts import Staff
 from api.config import Settings
 from api.db import Database
 from api.events import AGENTS, Broker, Event, conversation_channel
-from api.models import Conversation, Handoff, HandoffKind, HandoffStatus, Message, utcnow
+from api.models import Author, Conversation, Handoff, HandoffKind, HandoffStatus, Message, utcnow
 from api.rasa_client import RasaClient
 from api.schemas import HandoffOut, HandoffQueued, HandoffRequest, MessageOut, TranscriptMessage
 
 logger = logging.getLogger(__name__)
+
+
+def readable_transcript(messages: Sequence[Message]) -> list[TranscriptMessage]:
+    """Return messages as the agents read them: a button the citizen clicked shows as its title.
+
+    A click is stored as the button's payload (``/affirm``, ``/ask_procedure{"procedure": "passport"}``),
+    which is what the bot understands; agents see the words the citizen chose (``Oui, merci``).
+    """
+    readable: list[TranscriptMessage] = []
+    titles: dict[str, str] = {}
+    for message in messages:
+        shown = TranscriptMessage.of(message)
+        if message.author == Author.CITIZEN.value and message.text in titles:
+            shown = shown.model_copy(update={"text": titles[message.text]})
+        if message.author == Author.BOT.value:
+            titles = {button["payload"]: button["title"] for button in message.buttons or []}
+        readable.append(shown)
+    return readable
 
 
 def _waited_seconds(handoff: Handoff, now: datetime) -> int:
@@ -51,10 +69,9 @@ def handoff_views(session: Session, found: Sequence[Handoff], *, last: int | Non
                 "waited_seconds": _waited_seconds(handoff, now),
                 "assignee": handoff.assignee,
                 "assignee_name": names.get(handoff.assignee or ""),
-                "transcript": [
-                    TranscriptMessage.of(message)
-                    for message in handoffs.transcript(session, handoff.conversation_id, last=last)
-                ],
+                "transcript": readable_transcript(
+                    handoffs.transcript(session, handoff.conversation_id, last=last)
+                ),
             }
         )
         for handoff in found

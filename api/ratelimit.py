@@ -1,4 +1,4 @@
-"""Rate limits on the citizens' endpoints.
+"""Rate limits on the citizens' endpoints, and on staff sign-in attempts.
 
 Each limit is ``count`` requests per ``period`` seconds for one key (a client
 address, a conversation), enforced with the generic cell rate algorithm (GCRA):
@@ -24,11 +24,17 @@ CONVERSATIONS = "conversations"
 """New conversations per client address."""
 MESSAGES = "messages"
 """Citizen messages per conversation."""
+LOGINS = "logins"
+"""Staff sign-in attempts per client address (a brake on password guessing)."""
 
-LIMITED = {CONVERSATIONS: "new conversations from this address", MESSAGES: "messages in this conversation"}
+LIMITED = {
+    CONVERSATIONS: "new conversations from this address",
+    MESSAGES: "messages in this conversation",
+    LOGINS: "sign-in attempts from this address",
+}
 """What each limit counts, as the error message says it."""
 
-DEFAULT_RATE_LIMITS = f"{CONVERSATIONS}=30/minute,{MESSAGES}=30/minute"
+DEFAULT_RATE_LIMITS = f"{CONVERSATIONS}=30/minute,{MESSAGES}=30/minute,{LOGINS}=10/minute"
 UNITS = {"second": 1.0, "minute": 60.0, "hour": 3600.0}
 
 

@@ -6,7 +6,8 @@
 - ``service-public``: every service-public.fr page imported: PIAF and DILA questions, speed at 8,000 entries;
 - ``nlu``: intent F1 per language by cross-validation of the Rasa pipeline, language detection;
 - ``turns``: chat turns through the API with the real three processes, sequential and concurrent, beside
-  Rasa's ``/model/parse`` alone.
+  Rasa's ``/model/parse`` alone;
+- ``desk``: a handoff, a claim, and how fast messages reach the other side's WebSocket, each way.
 
 Figures go to standard output; copy them, with the machine, into ``docs/benchmarks.md``.
 """
@@ -29,6 +30,7 @@ from benchmarks.common import (
     resident_mib,
     timed,
 )
+from benchmarks.desk import bench_desk
 from benchmarks.nlu import bench_nlu
 from benchmarks.retrieval import bench_retrieval, print_query_speed
 from benchmarks.service_public import bench_service_public
@@ -39,7 +41,7 @@ from knowledge_base.index import build_index
 from knowledge_base.search import Searcher
 from knowledge_base.store import load_entries, load_out_of_scope
 
-PARTS = ("retrieval", "kb", "service-public", "nlu", "turns")
+PARTS = ("retrieval", "kb", "service-public", "nlu", "turns", "desk")
 
 
 def bench_knowledge_base(questions: list[Question], rounds: int) -> None:
@@ -69,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--turns", type=int, default=200, help="chat turns per measure")
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--think", type=float, default=1.0, help="seconds a citizen reads, between turns")
+    parser.add_argument("--handoffs", type=int, default=200, help="handoffs (and messages each way) for desk")
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds of the NLU data")
     parser.add_argument("--backends", action="store_true", help="also compare every embedding backend")
     parser.add_argument(
@@ -90,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         bench_nlu(args.folds)
     if "turns" in parts:
         bench_turns([q.q for q in dev if q.slug is not None], args.turns, args.concurrency, args.think)
+    if "desk" in parts:
+        bench_desk(args.handoffs)
     return 0
 
 

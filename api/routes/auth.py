@@ -7,7 +7,8 @@ import logging
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from api import accounts
-from api.deps import SESSION_COOKIE, DatabaseDep, SettingsDep, StaffDep, staff_token
+from api.deps import SESSION_COOKIE, DatabaseDep, ServicesDep, SettingsDep, StaffDep, staff_token
+from api.ratelimit import LOGINS
 from api.schemas import ErrorOut, LoginOut, LoginRequest, StaffOut
 
 logger = logging.getLogger(__name__)
@@ -22,15 +23,30 @@ _UNAUTHORIZED: dict[int | str, dict[str, object]] = {
 }
 
 
-@router.post("/login", response_model=LoginOut, responses=_UNAUTHORIZED, summary="Sign in (staff)")
+@router.post(
+    "/login",
+    response_model=LoginOut,
+    responses={
+        **_UNAUTHORIZED,
+        status.HTTP_429_TOO_MANY_REQUESTS: {"model": ErrorOut, "description": "Too many sign-in attempts"},
+    },
+    summary="Sign in (staff)",
+)
 async def login(
-    body: LoginRequest, request: Request, response: Response, db: DatabaseDep, settings: SettingsDep
+    body: LoginRequest,
+    request: Request,
+    response: Response,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    services: ServicesDep,
 ) -> LoginOut:
     """Check a staff member's username and password; open a session.
 
     The token comes in the answer (for ``Authorization: Bearer TOKEN``) and as an HttpOnly, SameSite=Strict
-    cookie that the agents' desk and the editor use. It expires after ``GUICHET_SESSION_HOURS``.
+    cookie that the agents' desk and the editor use. It expires after ``GUICHET_SESSION_HOURS``. Attempts
+    are limited per client address (``logins`` in ``GUICHET_RATE_LIMITS``, 10 a minute by default): 429.
     """
+    services.rate_limits.check(LOGINS, request.client.host if request.client is not None else "unknown")
     user = await db.run(accounts.authenticate, body.username, body.password)
     if user is None:
         logger.warning(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Query, WebSocket, status
 from pydantic import ValidationError
@@ -163,6 +164,16 @@ async def _receive_from_desk(websocket: WebSocket, agent: Staff, desk_: desk.Des
             await _error(websocket, "Expected {'type': 'message', 'handoff_id', 'text'} or {'type': 'ping'}.")
 
 
+def _same_origin(websocket: WebSocket) -> bool:
+    """Whether a browser opened the socket from this site's own pages (other clients send no ``Origin``).
+
+    Browsers let any page open a WebSocket to any site, with that site's cookies: checking the origin keeps
+    another site from using a signed-in agent's session (cross-site WebSocket hijacking).
+    """
+    origin = websocket.headers.get("origin")
+    return origin is None or urlsplit(origin).netloc == websocket.headers.get("host")
+
+
 @router.websocket("/agent/ws")
 async def agent_socket(websocket: WebSocket) -> None:
     """The desk's live feed: new waiting conversations, claims, closings, and every message of the
@@ -171,6 +182,9 @@ async def agent_socket(websocket: WebSocket) -> None:
     token = staff_token(websocket)
     agent = await services.db.run(accounts.staff_of_token, token) if token else None
     await websocket.accept()
+    if not _same_origin(websocket):
+        await websocket.close(WS_FORBIDDEN, "Open the desk from this site.")
+        return
     if agent is None:
         await websocket.close(WS_UNAUTHORIZED, "Sign in first.")
         return

@@ -18,8 +18,9 @@ from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
 from api.config import Settings
+from api.crud import NewMessage
 from api.main import create_app
-from api.models import utcnow
+from api.models import Author, utcnow
 from tests.api.helpers import (
     claim_concurrently,
     create_staff,
@@ -27,6 +28,7 @@ from tests.api.helpers import (
     run_sql,
     staff_headers,
     start_conversation,
+    store_turn,
 )
 
 Headers = dict[str, str]
@@ -167,6 +169,21 @@ def test_the_agent_socket_needs_an_agent(client: TestClient, desk: dict[str, Hea
         with agent_socket(client, headers) as socket, pytest.raises(WebSocketDisconnect) as closed:
             socket.receive_json()
         assert closed.value.code == code
+
+
+def test_the_agent_socket_refuses_pages_of_other_sites(client: TestClient, desk: dict[str, Headers]) -> None:
+    token = desk["marie"]["Authorization"].removeprefix("Bearer ")
+    foreign = {"origin": "https://evil.example"}
+    with (
+        client.websocket_connect(f"/api/agent/ws?token={token}", headers=foreign) as socket,
+        pytest.raises(WebSocketDisconnect) as closed,
+    ):
+        socket.receive_json()
+    assert closed.value.code == 4403
+    with client.websocket_connect(
+        f"/api/agent/ws?token={token}", headers={"origin": "http://testserver"}
+    ) as socket:
+        assert socket.receive_json()["type"] == "hello"
 
 
 # --- the handoff's life -------------------------------------------------------------------------------
@@ -460,3 +477,36 @@ def test_a_restart_keeps_the_queue_the_claims_and_every_message(settings: Settin
         assert [
             m["text"] for m in citizen_messages(client, conversation_id, citizen, after=before[-1]["seq"])
         ] == ["Après"]
+
+
+def test_agents_read_a_clicked_button_as_its_title(
+    client: TestClient, settings: Settings, desk: dict[str, Headers], online: WebSocketTestSession
+) -> None:
+    conversation_id, _ = start_conversation(client, "fr")
+    buttons = [{"title": "Oui, merci", "payload": "/affirm"}, {"title": "Non", "payload": "/deny"}]
+    store_turn(
+        settings, conversation_id, "Mon passeport ?", NewMessage(Author.BOT, "Utile ?", buttons=buttons)
+    )
+    store_turn(settings, conversation_id, "/deny", NewMessage(Author.BOT, "Dommage."))
+    store_turn(settings, conversation_id, "/deny")  # typed after a message with no buttons: shown as typed
+    handoff_id = hand_off(client, conversation_id).json()["handoff_id"]
+
+    transcript = client.get(f"/api/handoffs/{handoff_id}", headers=desk["marie"]).json()["transcript"]
+    assert [(m["author"], m["text"]) for m in transcript] == [
+        ("citizen", "Mon passeport ?"),
+        ("bot", "Utile ?"),
+        ("citizen", "Non"),
+        ("bot", "Dommage."),
+        ("citizen", "/deny"),
+    ]
+
+
+def test_sign_in_attempts_are_limited_per_address(settings: Settings, client: TestClient) -> None:
+    create_staff(settings, "marie")
+    wrong = {"username": "marie", "password": "not the password"}
+    statuses = [client.post("/api/auth/login", json=wrong).status_code for _ in range(11)]
+    assert statuses == [401] * 10 + [429]
+    refused = client.post(
+        "/api/auth/login", json={"username": "marie", "password": "correct horse battery staple"}
+    )
+    assert refused.status_code == 429 and "sign-in attempts" in refused.json()["detail"]
