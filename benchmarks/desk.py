@@ -19,6 +19,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -49,7 +50,12 @@ def running_api() -> Iterator[Settings]:
         with db.session() as session:
             create_user(session, "agent", PASSWORD, role=Role.AGENT)
         db.dispose()
-        specs = [spec for spec in service_specs(settings, prepare(), var_dir) if spec.name == "api"]
+        # Alone, the API is not healthy (no Rasa): it is ready once it serves its schema.
+        specs = [
+            replace(spec, ready_url=f"{settings.api_url}/openapi.json")
+            for spec in service_specs(settings, prepare(), var_dir)
+            if spec.name == "api"
+        ]
         with (var_dir / "api.log").open("w") as log, Stack(specs, out=log) as stack:
             try:
                 stack.wait_until_ready(timeout=120)
