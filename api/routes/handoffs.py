@@ -202,8 +202,12 @@ async def agent_socket(websocket: WebSocket) -> None:
         )
 
         async def keep_present() -> None:
+            """Mark the agent online while the session lasts; end the socket when it expires or is closed."""
             while True:
                 await asyncio.sleep(PRESENCE_SECONDS)
+                if token is None or await services.db.run(accounts.staff_of_token, token) is None:
+                    await websocket.close(WS_UNAUTHORIZED, "The session has ended: sign in again.")
+                    return
                 await services.db.run(accounts.mark_seen, agent.id, online=True)
 
         try:

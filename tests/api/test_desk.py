@@ -186,6 +186,18 @@ def test_the_agent_socket_refuses_pages_of_other_sites(client: TestClient, desk:
         assert socket.receive_json()["type"] == "hello"
 
 
+def test_the_agent_socket_ends_with_the_session(
+    client: TestClient, desk: dict[str, Headers], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("api.routes.handoffs.PRESENCE_SECONDS", 0.05)
+    with agent_socket(client, desk["marie"]) as socket:
+        assert socket.receive_json()["type"] == "hello"
+        assert client.post("/api/auth/logout", headers=desk["marie"]).status_code == 204
+        with pytest.raises(WebSocketDisconnect) as closed:
+            socket.receive_json()
+    assert closed.value.code == 4401
+
+
 # --- the handoff's life -------------------------------------------------------------------------------
 
 
