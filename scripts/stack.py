@@ -298,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         api = f"http://127.0.0.1:{settings.api_port}"
         print(
             f"\nGuichet is ready.\n  API       {api}  (OpenAPI docs: {api}/docs)\n"
+            f"  agents    {api}/agent  (accounts: .venv/bin/python -m api.users create NAME --role agent)\n"
             f"  health    {api}/health\n  Rasa      {settings.rasa_url}\n"
             f"  actions   {settings.actions_url}\nPress Ctrl-C to stop.\n",
             flush=True,
