@@ -40,9 +40,13 @@ def test_malformed_rates_are_refused(text: str) -> None:
 
 def test_limits_default_and_override_by_name() -> None:
     assert parse_rate_limits("off") is None
-    default = Rate(30, 60.0)
-    assert parse_rate_limits("") == {"conversations": default, "messages": default}
-    assert parse_rate_limits("messages=5/second") == {"conversations": default, "messages": Rate(5, 1.0)}
+    default, logins = Rate(30, 60.0), Rate(10, 60.0)
+    assert parse_rate_limits("") == {"conversations": default, "messages": default, "logins": logins}
+    assert parse_rate_limits("messages=5/second") == {
+        "conversations": default,
+        "messages": Rate(5, 1.0),
+        "logins": logins,
+    }
     with pytest.raises(ValueError, match="'sessions=3/minute'"):
         parse_rate_limits("sessions=3/minute")
 
