@@ -18,7 +18,16 @@ from api.accounts import Staff
 from api.config import Settings
 from api.db import Database
 from api.events import AGENTS, Broker, Event, conversation_channel
-from api.models import Author, Conversation, Handoff, HandoffKind, HandoffStatus, Message, utcnow
+from api.models import (
+    Author,
+    Conversation,
+    ConversationMode,
+    Handoff,
+    HandoffKind,
+    HandoffStatus,
+    Message,
+    utcnow,
+)
 from api.rasa_client import RasaClient
 from api.schemas import HandoffOut, HandoffQueued, HandoffRequest, MessageOut, TranscriptMessage
 
@@ -78,13 +87,13 @@ def handoff_views(session: Session, found: Sequence[Handoff], *, last: int | Non
     ]
 
 
-def handoff_view(session: Session, handoff_id: str) -> HandoffOut:
-    """Return one handoff with its whole transcript.
+def handoff_view(session: Session, handoff_id: str, *, last: int | None = None) -> HandoffOut:
+    """Return one handoff with its whole transcript (or only its ``last`` messages).
 
     Raises:
         HandoffNotFound: No such handoff.
     """
-    [view] = handoff_views(session, [handoffs.require_handoff(session, handoff_id)], last=None)
+    [view] = handoff_views(session, [handoffs.require_handoff(session, handoff_id)], last=last)
     return view
 
 
@@ -94,7 +103,7 @@ def list_views(session: Session, status: HandoffStatus, query: str | None, limit
     return handoff_views(session, found, last=handoffs.PREVIEW_MESSAGES)
 
 
-def _availability(session: Session, settings: Settings, language: str) -> tuple[str | None, int]:
+def _availability(session: Session, settings: Settings) -> tuple[str | None, int]:
     """Return why no agent can answer now (``closed``, ``no_agent``) or None, and how many are online."""
     online = accounts.agents_online(session)
     if not settings.office().is_open(utcnow()):
@@ -122,34 +131,40 @@ class Desk:
 
     # --- announcements -------------------------------------------------------------------------------
 
-    async def announce_messages(self, conversation_id: str, messages: Sequence[Message]) -> None:
-        """Push stored messages to the conversation's widget and, while it is handed off, to the desks."""
-        if not messages:
-            return
+    async def announce_messages(
+        self, conversation_id: str, messages: Sequence[Message], handoff_id: str | None
+    ) -> None:
+        """Push stored messages to the conversation's widget and, when it is handed off, to the desks.
+
+        Args:
+            conversation_id: The conversation.
+            messages: Its new messages, in order.
+            handoff_id: Its open handoff, or None while the bot has it (the desks are not told).
+        """
         for message in messages:
             event: Event = {"type": "message", "message": MessageOut.of(message).model_dump(mode="json")}
             await self.broker.publish(conversation_channel(conversation_id), event)
-        handoff = await self.db.run(handoffs.open_handoff, conversation_id)
-        if handoff is None:
-            return
-        for message in messages:
-            await self.broker.publish(
-                AGENTS,
-                {
-                    "type": "message",
-                    "handoff_id": handoff.id,
-                    "conversation_id": conversation_id,
-                    "message": TranscriptMessage.of(message).model_dump(mode="json"),
-                },
-            )
+            if handoff_id is not None:
+                await self.broker.publish(
+                    AGENTS,
+                    {
+                        "type": "message",
+                        "handoff_id": handoff_id,
+                        "conversation_id": conversation_id,
+                        "message": TranscriptMessage.of(message).model_dump(mode="json"),
+                    },
+                )
+
+    async def announce_turn(self, conversation: Conversation, messages: Sequence[Message]) -> None:
+        """Push a bot turn's messages; to the desks too when the turn handed the conversation over."""
+        handoff = None
+        if conversation.mode != ConversationMode.BOT.value:
+            handoff = await self.db.run(handoffs.open_handoff, conversation.id)
+        await self.announce_messages(conversation.id, messages, handoff.id if handoff is not None else None)
 
     async def announce_handoff(self, event: str, handoff_id: str) -> None:
         """Push a handoff, as it now is, to the desks (``waiting``, ``claimed``, ``released``…)."""
-        view = await self.db.run(
-            lambda session: handoff_views(
-                session, [handoffs.require_handoff(session, handoff_id)], last=handoffs.PREVIEW_MESSAGES
-            )[0]
-        )
+        view = await self.db.run(handoff_view, handoff_id, last=handoffs.PREVIEW_MESSAGES)
         await self.broker.publish(
             AGENTS, {"type": "handoff", "event": event, "handoff": view.model_dump(mode="json")}
         )
@@ -178,10 +193,9 @@ class Desk:
         def open_it(session: Session) -> tuple[Handoff, int, int | None, str | None, bool]:
             conversation = crud.require_conversation(session, body.conversation_id)
             language = body.language or conversation.language
-            existing = handoffs.open_handoff(session, conversation.id)
-            unavailable, online = _availability(session, self.settings, language)
+            unavailable, online = _availability(session, self.settings)
             kind = HandoffKind.TICKET if unavailable else HandoffKind.LIVE
-            opened = handoffs.request_handoff(
+            opened, new = handoffs.request_handoff(
                 session,
                 conversation.id,
                 reason=body.reason,
@@ -194,7 +208,7 @@ class Desk:
             wait = handoffs.estimated_wait(session, position, online)
             if opened.kind == HandoffKind.LIVE.value:
                 unavailable = None
-            return opened, position, wait, unavailable, existing is None
+            return opened, position, wait, unavailable, new
 
         opened, position, wait, unavailable, new = await self.db.run(open_it)
         logger.info(
@@ -229,7 +243,7 @@ class Desk:
         if handoff is None:
             return []
         changed, notices = await self.db.run(handoffs.citizen_wrote, handoff, message.text)
-        await self.announce_messages(conversation.id, [message, *notices])
+        await self.announce_messages(conversation.id, [message, *notices], handoff.id)
         if changed:
             await self.announce_handoff("updated", handoff.id)
         return notices
@@ -264,26 +278,13 @@ class Desk:
     async def agent_message(self, handoff_id: str, agent: Staff, text: str) -> TranscriptMessage:
         """Store an agent's message to the citizen, then push it to the citizen and the desks."""
         handoff, message = await self.db.run(handoffs.post_agent_message, handoff_id, agent, text)
-        await self.announce_messages(handoff.conversation_id, [message])
+        await self.announce_messages(handoff.conversation_id, [message], handoff.id)
         return TranscriptMessage.of(message)
 
     async def _announce_change(self, event: str, change: handoffs.Change) -> None:
         conversation_id = change.handoff.conversation_id
         # Notices first, while the desks still see the handoff as open (a closed one has no messages feed).
-        for message in change.notices:
-            await self.broker.publish(
-                AGENTS,
-                {
-                    "type": "message",
-                    "handoff_id": change.handoff.id,
-                    "conversation_id": conversation_id,
-                    "message": TranscriptMessage.of(message).model_dump(mode="json"),
-                },
-            )
-            await self.broker.publish(
-                conversation_channel(conversation_id),
-                {"type": "message", "message": MessageOut.of(message).model_dump(mode="json")},
-            )
+        await self.announce_messages(conversation_id, change.notices, change.handoff.id)
         position = await self.db.run(handoffs.queue_position, change.handoff)
         await self.announce_status(conversation_id, change.mode, position or None)
         await self.announce_handoff(event, change.handoff.id)

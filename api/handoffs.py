@@ -34,6 +34,7 @@ from api.models import (
     HandoffKind,
     HandoffStatus,
     Message,
+    Role,
     User,
     utcnow,
 )
@@ -133,7 +134,7 @@ def request_handoff(
     note: str | None = None,
     transcript: Sequence[dict[str, Any]] = (),
     kind: HandoffKind = HandoffKind.LIVE,
-) -> Handoff:
+) -> tuple[Handoff, bool]:
     """Hand a conversation over to the agents: ``waiting`` mode, with a new waiting handoff; and commit.
 
     Idempotent: when the conversation already has an open handoff, that one is returned and nothing changes.
@@ -149,7 +150,7 @@ def request_handoff(
         kind: ``live``, or ``ticket`` when no agent is available.
 
     Returns:
-        The conversation's open handoff.
+        The conversation's open handoff, and whether this call opened it.
 
     Raises:
         ConversationNotFound: There is no such conversation.
@@ -157,7 +158,7 @@ def request_handoff(
     conversation = crud.require_conversation(session, conversation_id, for_update=True)
     existing = open_handoff(session, conversation.id)
     if existing is not None:
-        return existing
+        return existing, False
     now = utcnow()
     handoff = Handoff(
         id=uuid.uuid4().hex,
@@ -174,7 +175,7 @@ def request_handoff(
     conversation.mode = ConversationMode.WAITING.value
     conversation.updated_at = now
     session.commit()
-    return handoff
+    return handoff, True
 
 
 def queue_position(session: Session, handoff: Handoff) -> int:
@@ -246,22 +247,25 @@ def estimated_wait(session: Session, position: int, agents: int) -> int | None:
     return math.ceil(statistics.median(durations) * math.ceil(position / max(agents, 1)))
 
 
-def _citizen_notice(
-    session: Session, handoff: Handoff, key: str, author: Author, **values: object
+def _write(
+    session: Session, handoff: Handoff, author: Author, text: str, *, mode: ConversationMode | None = None
 ) -> Message:
-    """Store a notice to the citizen in the conversation (its row is locked by the caller)."""
+    """Add a message to a handoff's conversation, in the citizen's language, and set its mode if given.
+
+    The conversation's row is locked (message numbering, see ``crud.append_messages``); nothing is committed.
+    """
     conversation = crud.require_conversation(session, handoff.conversation_id, for_update=True)
-    text = texts.notice(key, handoff.language, **values)
+    if mode is not None:
+        conversation.mode = mode.value
     [message] = crud.append_messages(
         session, conversation, [crud.NewMessage(author=author, text=text, language=handoff.language)]
     )
     return message
 
 
-def _set_mode(session: Session, handoff: Handoff, mode: ConversationMode) -> None:
-    conversation = crud.require_conversation(session, handoff.conversation_id, for_update=True)
-    conversation.mode = mode.value
-    conversation.updated_at = utcnow()
+def _notice(key: str, handoff: Handoff, **values: object) -> str:
+    """Return a notice to the citizen (``api/texts.yml``) in the handoff's language."""
+    return texts.notice(key, handoff.language, **values)
 
 
 def claim(session: Session, handoff_id: str, agent: Staff) -> Change:
@@ -297,9 +301,8 @@ def claim(session: Session, handoff_id: str, agent: Staff) -> Change:
             raise HandoffConflict("This conversation is closed.")
         raise HandoffConflict(f"Another agent ({handoff.assignee}) has already taken this conversation.")
     handoff = require_handoff(session, handoff_id)
-    session.refresh(handoff)
-    _set_mode(session, handoff, ConversationMode.AGENT)
-    notice = _citizen_notice(session, handoff, "agent_joined", Author.SYSTEM, name=agent.display_name)
+    joined = _notice("agent_joined", handoff, name=agent.display_name)
+    notice = _write(session, handoff, Author.SYSTEM, joined, mode=ConversationMode.AGENT)
     session.commit()
     return Change(handoff, ConversationMode.AGENT.value, [notice])
 
@@ -314,7 +317,7 @@ def _require_mine(session: Session, handoff_id: str, agent: Staff, *, any_if_adm
     handoff = require_handoff(session, handoff_id, for_update=True)
     if handoff.status != HandoffStatus.ACTIVE.value:
         raise HandoffConflict(f"This conversation is {handoff.status}: claim it first.")
-    if handoff.assignee != agent.username and not (any_if_admin and agent.role == "admin"):
+    if handoff.assignee != agent.username and not (any_if_admin and agent.role == Role.ADMIN.value):
         raise HandoffConflict(f"Another agent ({handoff.assignee}) has this conversation.")
     return handoff
 
@@ -327,10 +330,7 @@ def post_agent_message(session: Session, handoff_id: str, agent: Staff, text: st
         HandoffConflict: The agent does not have this handoff (or it is not active).
     """
     handoff = _require_mine(session, handoff_id, agent)
-    conversation = crud.require_conversation(session, handoff.conversation_id, for_update=True)
-    [message] = crud.append_messages(
-        session, conversation, [crud.NewMessage(author=Author.AGENT, text=text, language=handoff.language)]
-    )
+    message = _write(session, handoff, Author.AGENT, text)
     session.commit()
     return handoff, message
 
@@ -346,8 +346,9 @@ def release(session: Session, handoff_id: str, agent: Staff) -> Change:
     handoff.status = HandoffStatus.WAITING.value
     handoff.assignee = None
     handoff.claimed_at = None
-    _set_mode(session, handoff, ConversationMode.WAITING)
-    notice = _citizen_notice(session, handoff, "back_in_queue", Author.SYSTEM)
+    notice = _write(
+        session, handoff, Author.SYSTEM, _notice("back_in_queue", handoff), mode=ConversationMode.WAITING
+    )
     session.commit()
     return Change(handoff, ConversationMode.WAITING.value, [notice])
 
@@ -366,12 +367,10 @@ def close(session: Session, handoff_id: str, agent: Staff, *, resume_bot: bool) 
     handoff = _require_mine(session, handoff_id, agent, any_if_admin=True)
     handoff.status = HandoffStatus.CLOSED.value
     handoff.closed_at = utcnow()
-    name = agent.display_name
-    _set_mode(session, handoff, ConversationMode.BOT)
-    if resume_bot:
-        notice = _citizen_notice(session, handoff, "closed_resume_bot", Author.BOT, name=name)
-    else:
-        notice = _citizen_notice(session, handoff, "closed", Author.SYSTEM, name=name)
+    # Resuming, the assistant speaks for itself; otherwise the notice comes from the system.
+    author, key = (Author.BOT, "closed_resume_bot") if resume_bot else (Author.SYSTEM, "closed")
+    closing = _notice(key, handoff, name=agent.display_name)
+    notice = _write(session, handoff, author, closing, mode=ConversationMode.BOT)
     session.commit()
     return Change(handoff, ConversationMode.BOT.value, [notice])
 
@@ -404,14 +403,14 @@ def citizen_wrote(session: Session, handoff: Handoff, text: str) -> tuple[bool, 
             Message.conversation_id == handoff.conversation_id,
             Message.author == Author.SYSTEM.value,
             Message.created_at >= handoff.created_at,
-            Message.text == texts.notice("ticket_received", handoff.language),
+            Message.text == _notice("ticket_received", handoff),
         )
     )
     waiting = handoff.status == HandoffStatus.WAITING.value
     notices = (
         []
         if acknowledged or not waiting
-        else [_citizen_notice(session, handoff, "ticket_received", Author.SYSTEM)]
+        else [_write(session, handoff, Author.SYSTEM, _notice("ticket_received", handoff))]
     )
     session.commit()
     return changed, notices

@@ -141,5 +141,5 @@ async def take_turn(
         )
         if recognised:
             citizen_message.language = language
-        await desk.announce_messages(conversation.id, [citizen_message, *bot_messages])
+        await desk.announce_turn(conversation, [citizen_message, *bot_messages])
         return TurnResult(conversation.mode, language, citizen_message, bot_messages)
