@@ -20,12 +20,11 @@ from sqlalchemy.exc import ArgumentError
 
 from api.office_hours import DEFAULT_OFFICE_HOURS, OfficeHours
 from api.ratelimit import DEFAULT_RATE_LIMITS, parse_rate_limits
+from api.signing import DEFAULT_WEBHOOK_SECRET
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 """The repository root: the folder holding the ``api`` package."""
 
-DEFAULT_WEBHOOK_SECRET = "dev-webhook-secret"
-"""Default shared secret of the bot-to-API webhooks; accepted in development only."""
 
 DEFAULT_DATABASE_URL = f"sqlite:///{REPO_ROOT / 'var' / 'guichet.db'}"
 """The embedded default database: a SQLite file under ``var/`` at the repository root."""

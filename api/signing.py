@@ -1,9 +1,10 @@
-"""HMAC-SHA256 signatures of the bot-to-API webhooks.
+"""HMAC-SHA256 signatures of the calls between the bot and the API.
 
-The caller (the action server) signs the raw request body with the shared secret ``GUICHET_WEBHOOK_SECRET``
-and sends the signature in the ``X-Guichet-Signature`` header, as the bare hexadecimal digest or as
-``sha256=<hex>``; the API recomputes it over the body it received. Standard library only: the action server
-imports ``sign`` from here.
+The caller (the action server, or the API resuming Rasa) signs the raw request body with the shared secret
+``GUICHET_WEBHOOK_SECRET`` and sends the signature in the ``X-Guichet-Signature`` header, as the bare
+hexadecimal digest or as ``sha256=<hex>``; the receiver recomputes it over the body it received. Standard
+library only: the action server imports ``sign`` from here, and the Rasa server's ``guichet`` channel
+``verify``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ import hmac
 
 SIGNATURE_HEADER = "X-Guichet-Signature"
 """The request header carrying the signature."""
+
+DEFAULT_WEBHOOK_SECRET = "dev-webhook-secret"
+"""Default shared secret; the API accepts it in development only (``api.config``)."""
 
 _PREFIX = "sha256="
 

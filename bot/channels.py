@@ -18,8 +18,6 @@ It is enabled in ``bot/credentials.yml`` beside the standard ``rest`` and
 from __future__ import annotations
 
 import copy
-import hashlib
-import hmac
 import json
 import logging
 import os
@@ -35,6 +33,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from api import signing  # standard library only
 from bot import speedups
 from bot.messages import normalise_message, payload_with_language
 
@@ -42,36 +41,14 @@ logger = logging.getLogger(__name__)
 
 speedups.install()
 
-#: The header carrying the HMAC-SHA256 of a request's raw body (as the API's ``api.signing``).
-SIGNATURE_HEADER = "X-Guichet-Signature"
-#: The variable holding the secret shared with the API, and its development default (that of ``api.config``).
+#: The variable holding the secret shared with the API (the API's default in development).
 SECRET_VARIABLE = "GUICHET_WEBHOOK_SECRET"
-DEFAULT_SECRET = "dev-webhook-secret"
 ACTION_LISTEN = "action_listen"
 
 
 def webhook_secret() -> str:
     """The secret shared with the Guichet API (``GUICHET_WEBHOOK_SECRET``), read at each call."""
-    return os.environ.get(SECRET_VARIABLE, DEFAULT_SECRET)
-
-
-def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
-    """Checks a body against its ``X-Guichet-Signature``, in constant time.
-
-    Args:
-        secret: The shared secret.
-        body: The raw body, as received.
-        header: The hexadecimal HMAC-SHA256 of the body, bare or as ``sha256=HEX`` (any case); None when
-            the request had none.
-
-    Returns:
-        Whether the signature is that of the body.
-    """
-    if header is None or not header.isascii():
-        return False
-    candidate = header.strip().lower().removeprefix("sha256=")
-    expected = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(candidate, expected)
+    return os.environ.get(SECRET_VARIABLE, signing.DEFAULT_WEBHOOK_SECRET)
 
 
 def conversation_to_resume(body: bytes) -> str | None:
@@ -168,9 +145,10 @@ class GuichetInput(RestInput):
         @webhook.route("/resume", methods=["POST"])
         async def resume(request: Request) -> HTTPResponse:
             body = request.body or b""
-            if not verify_signature(webhook_secret(), body, request.headers.get(SIGNATURE_HEADER)):
+            if not signing.verify(webhook_secret(), body, request.headers.get(signing.SIGNATURE_HEADER)):
                 logger.warning("guichet channel: resume refused, missing or invalid signature")
-                detail = f"missing or invalid {SIGNATURE_HEADER}: sign the raw body with the shared secret"
+                header = signing.SIGNATURE_HEADER
+                detail = f"missing or invalid {header}: sign the raw body with the shared secret"
                 return response.json({"detail": detail}, status=401)
             conversation_id = conversation_to_resume(body)
             if conversation_id is None:

@@ -12,11 +12,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.accounts import create_user
-from api.config import DEFAULT_WEBHOOK_SECRET, Settings
+from api.config import Settings
 from api.crud import NewMessage, add_messages
 from api.db import create_db_engine, create_sessionmaker, run_migrations
 from api.models import Author, Role
-from api.signing import SIGNATURE_HEADER, sign
+from api.signing import DEFAULT_WEBHOOK_SECRET, SIGNATURE_HEADER, sign
 
 #: The tables the Alembic migrations create.
 MIGRATED_TABLES = {

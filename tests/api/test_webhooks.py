@@ -12,10 +12,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.config import DEFAULT_WEBHOOK_SECRET, Settings
+from api.config import Settings
 from api.main import create_app
 from api.routes.webhooks import BAD_SIGNATURE_DETAIL
-from api.signing import SIGNATURE_HEADER, sign
+from api.signing import DEFAULT_WEBHOOK_SECRET, SIGNATURE_HEADER, sign
 from tests.api.helpers import (
     hand_off,
     request_handoffs_concurrently,

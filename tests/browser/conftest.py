@@ -33,8 +33,7 @@ from playwright.sync_api import (
 )
 from playwright.sync_api import Error as PlaywrightError
 
-from api.config import DEFAULT_WEBHOOK_SECRET
-from api.signing import SIGNATURE_HEADER, sign
+from api.signing import DEFAULT_WEBHOOK_SECRET, SIGNATURE_HEADER, sign
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
