@@ -139,13 +139,18 @@ async def get_conversation(
 ConversationDep = Annotated[Conversation, Depends(get_conversation)]
 
 
+def client_address(request: Request) -> str:
+    """Return the address a request comes from (``unknown`` when the server does not know it)."""
+    return request.client.host if request.client is not None else "unknown"
+
+
 async def limit_new_conversations(request: Request, services: ServicesDep) -> None:
     """Counts a new conversation against its client address's limit.
 
     Raises:
         RateLimitError: over the limit (answered 429 with ``Retry-After``).
     """
-    address = request.client.host if request.client is not None else "unknown"
+    address = client_address(request)
     services.rate_limits.check(CONVERSATIONS, address)
 
 

@@ -7,7 +7,15 @@ import logging
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from api import accounts
-from api.deps import SESSION_COOKIE, DatabaseDep, ServicesDep, SettingsDep, StaffDep, staff_token
+from api.deps import (
+    SESSION_COOKIE,
+    DatabaseDep,
+    ServicesDep,
+    SettingsDep,
+    StaffDep,
+    client_address,
+    staff_token,
+)
 from api.ratelimit import LOGINS
 from api.schemas import ErrorOut, LoginOut, LoginRequest, StaffOut
 
@@ -46,13 +54,14 @@ async def login(
     cookie that the agents' desk and the editor use. It expires after ``GUICHET_SESSION_HOURS``. Attempts
     are limited per client address (``logins`` in ``GUICHET_RATE_LIMITS``, 10 a minute by default): 429.
     """
-    services.rate_limits.check(LOGINS, request.client.host if request.client is not None else "unknown")
+    address = client_address(request)
+    services.rate_limits.check(LOGINS, address)
     user = await db.run(accounts.authenticate, body.username, body.password)
     if user is None:
         logger.warning(
             "Failed sign-in for %r from %s",
             body.username[:150],
-            request.client.host if request.client else "?",
+            address,
         )
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="Wrong username or password.")
     token, expires_at = await db.run(accounts.open_session, user, lifetime=settings.session_lifetime)
