@@ -28,6 +28,7 @@ from api.models import (
     Message,
     utcnow,
 )
+from api.office_hours import OfficeHours
 from api.rasa_client import RasaClient
 from api.schemas import HandoffOut, HandoffQueued, HandoffRequest, MessageOut, TranscriptMessage
 
@@ -103,10 +104,10 @@ def list_views(session: Session, status: HandoffStatus, query: str | None, limit
     return handoff_views(session, found, last=handoffs.PREVIEW_MESSAGES)
 
 
-def _availability(session: Session, settings: Settings) -> tuple[str | None, int]:
+def _availability(session: Session, office: OfficeHours) -> tuple[str | None, int]:
     """Return why no agent can answer now (``closed``, ``no_agent``) or None, and how many are online."""
     online = accounts.agents_online(session)
-    if not settings.office().is_open(utcnow()):
+    if not office.is_open(utcnow()):
         return "closed", online
     if online == 0:
         return "no_agent", online
@@ -128,6 +129,7 @@ class Desk:
         self.broker = broker
         self.rasa = rasa
         self.settings = settings
+        self.office = settings.office()
 
     # --- announcements -------------------------------------------------------------------------------
 
@@ -193,7 +195,7 @@ class Desk:
         def open_it(session: Session) -> tuple[Handoff, int, int | None, str | None, bool]:
             conversation = crud.require_conversation(session, body.conversation_id)
             language = body.language or conversation.language
-            unavailable, online = _availability(session, self.settings)
+            unavailable, online = _availability(session, self.office)
             kind = HandoffKind.TICKET if unavailable else HandoffKind.LIVE
             opened, new = handoffs.request_handoff(
                 session,
@@ -231,7 +233,7 @@ class Desk:
                 "estimated_wait_seconds": wait,
                 "available": unavailable is None,
                 "unavailable_reason": unavailable,
-                "office_hours": self.settings.office().describe(opened.language),
+                "office_hours": self.office.describe(opened.language),
             }
         )
 
