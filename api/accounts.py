@@ -9,6 +9,7 @@ Blocking functions taking a ``Session`` first, like those of ``api.crud``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -30,8 +31,15 @@ USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,149}")
 """What a username may be: letters, digits and ``. _ @ -``, up to 150 characters."""
 
 _hasher = PasswordHasher()
-# Compared against when the username is unknown, so that a wrong username takes as long as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify against when the username is unknown, so that it takes as long as a wrong password.
+
+    Made at the first sign-in, not at import: hashing takes tens of milliseconds.
+    """
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 class AccountError(ValueError):
@@ -173,7 +181,7 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     user = get_user(session, username) if len(password) <= MAX_PASSWORD_LENGTH else None
     try:
         _hasher.verify(
-            user.password_hash if user is not None else _DUMMY_HASH, password[:MAX_PASSWORD_LENGTH]
+            user.password_hash if user is not None else _dummy_hash(), password[:MAX_PASSWORD_LENGTH]
         )
     except (VerificationError, InvalidHashError):
         return None
