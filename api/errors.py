@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request, status
@@ -34,7 +34,7 @@ def _field_name(loc: Sequence[Any], error_type: str) -> str:
     return ".".join(parts) or "request"
 
 
-def _message(error: dict[str, Any]) -> str:
+def _message(error: Mapping[str, Any]) -> str:
     """Return the human-readable message of one validation error."""
     error_type = str(error.get("type", ""))
     if error_type in _MESSAGES:
@@ -45,7 +45,7 @@ def _message(error: dict[str, Any]) -> str:
     return message[:1].lower() + message[1:]
 
 
-def describe_validation_errors(errors: Sequence[dict[str, Any]]) -> str:
+def describe_validation_errors(errors: Sequence[Mapping[str, Any]]) -> str:
     """Summarise validation errors in one line, e.g. ``"text: must not be empty; after: …"``.
 
     Args:

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from api import accounts, desk, handoffs, texts
 from api.accounts import Staff
 from api.deps import AgentDep, DeskDep, Services, SessionDep, staff_token
+from api.errors import describe_validation_errors
 from api.events import AGENTS
 from api.models import HandoffStatus, Role
 from api.schemas import (
@@ -155,7 +156,7 @@ async def _receive_from_desk(websocket: WebSocket, agent: Staff, desk_: desk.Des
                 body = AgentMessageCreate.model_validate(received)
                 await desk_.agent_message(str(received.get("handoff_id", "")), agent, body.text)
             except ValidationError as error:
-                await _error(websocket, f"text: {error.errors()[0]['msg']}")
+                await _error(websocket, describe_validation_errors(error.errors()))
             except handoffs.HandoffNotFound:
                 await _error(websocket, "No such handoff.")
             except handoffs.HandoffConflict as error:

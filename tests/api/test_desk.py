@@ -400,6 +400,8 @@ def test_agents_can_write_through_their_socket(
     )
     online.send_json({"type": "message", "handoff_id": "nope", "text": "?"})
     assert next_event(online, "error")["detail"] == "No such handoff."
+    online.send_json({"type": "message", "handoff_id": handoff_id, "text": "  "})
+    assert next_event(online, "error")["detail"] == "text: must not be empty"  # as the POST says it
     assert citizen_messages(client, conversation_id, citizen)[-1]["text"] == "Je suis là."
 
 
