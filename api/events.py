@@ -148,14 +148,6 @@ class RedisBroker:
             with contextlib.suppress(aioredis.RedisError):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
 
-    async def ping(self) -> None:
-        """Check that Redis answers.
-
-        Raises:
-            redis.exceptions.RedisError: It does not.
-        """
-        await self._redis.ping()
-
     async def aclose(self) -> None:
         """Close the connection pool."""
         await self._redis.aclose()  # type: ignore[no-untyped-call]
