@@ -12,8 +12,9 @@ APP_STAMP := $(VENV)/.guichet-installed
 RASA_STAMP := $(VENV_RASA)/.guichet-installed
 PY := $(VENV)/bin/python
 CHROMIUM ?= /usr/bin/chromium
+NODE_STAMP := node_modules/.guichet-installed
 
-.PHONY: run test setup browser model index lint bench lock clean help
+.PHONY: run test setup browser node model index lint bench lock clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -50,6 +51,14 @@ browser:
 	}
 	@$(CHROMIUM) --version
 
+# The browser tests load axe-core and rasa-webchat from npm (package-lock.json pins them).
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed for the browser tests (Debian: apt-get install npm)"; exit 1; }
+	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch $@
+
+node: $(NODE_STAMP)
+
 model: setup
 	$(PY) -m scripts.model
 
@@ -65,7 +74,7 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy api actions knowledge_base scripts benchmarks tests
 
-test: lint model index browser
+test: lint model index browser node
 	$(PY) -m pytest
 
 bench: model index
@@ -77,4 +86,4 @@ lock: setup
 	echo "setuptools==70.3.0" >> requirements/rasa.lock
 
 clean:
-	rm -rf $(VENV) $(VENV_RASA) var .rasa
+	rm -rf $(VENV) $(VENV_RASA) var .rasa node_modules
