@@ -14,7 +14,7 @@ import pytest
 
 from knowledge_base.config import KnowledgeBaseSettings
 from knowledge_base.store import load_entries
-from tests.e2e.conftest import RunningStack
+from tests.stack import RunningStack
 
 pytestmark = pytest.mark.e2e
 

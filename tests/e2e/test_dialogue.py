@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from actions.messages import render
-from tests.e2e.conftest import RunningStack
 from tests.e2e.test_conversation import ENTRIES, assert_asks_for_feedback, open_conversation, say
+from tests.stack import RunningStack
 
 pytestmark = pytest.mark.e2e
 

@@ -20,8 +20,8 @@ from websockets.sync.client import connect
 from websockets.sync.connection import Connection
 
 from actions.messages import render
-from tests.e2e.conftest import RunningStack
 from tests.e2e.test_conversation import open_conversation, say
+from tests.stack import RunningStack
 
 pytestmark = pytest.mark.e2e
 

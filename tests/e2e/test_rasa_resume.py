@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from api.signing import SIGNATURE_HEADER, sign
-from tests.e2e.conftest import RunningStack
 from tests.e2e.test_conversation import ENTRIES, open_conversation, say
+from tests.stack import RunningStack
 
 pytestmark = pytest.mark.e2e
 

@@ -1,4 +1,4 @@
-"""One real stack (Rasa server, action server, API) for the whole test session.
+"""One real stack (Rasa server, action server, API), shared by the end-to-end and browser tests.
 
 The processes are started by :class:`scripts.stack.Stack`, as ``make run`` does,
 on free ports, with their databases in a temporary folder. Their combined log is
@@ -31,8 +31,8 @@ class RunningStack:
         return httpx.Client(base_url=self.api_url, timeout=30.0)
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+def start_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    """Start the stack in a fresh folder, yield it once every service is ready, stop it after."""
     var_dir = tmp_path_factory.mktemp("stack")
     # Agents answer at any hour here; whether one is online decides between a live handoff and a ticket.
     environment = {**isolated_environment(var_dir), "GUICHET_OFFICE_HOURS": "always"}
