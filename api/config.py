@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from api.cors import parse_origins
 from api.office_hours import DEFAULT_OFFICE_HOURS, OfficeHours
 from api.ratelimit import DEFAULT_RATE_LIMITS, parse_rate_limits
 from api.signing import DEFAULT_WEBHOOK_SECRET
@@ -118,11 +119,15 @@ class Settings(BaseSettings):
         rate_limits: Limits of the citizens' endpoints: ``off``, or ``conversations=N/UNIT,messages=N/UNIT``
             (new conversations per client address, messages per conversation; see ``api.ratelimit``).
         session_hours: How long a staff member stays signed in.
+        retention_days: Conversations with no activity for this many days are deleted, with their messages,
+            handoffs and feedback (see ``api.retention``); the widget's privacy notice states it.
         office_hours: When agents answer, e.g. ``mon-fri 08:30-12:00 13:30-17:30; sat 09:00-12:00``, or
             ``always`` (see ``api.office_hours``); outside them a handoff becomes a ticket.
         holidays: Extra closed days, comma-separated ISO dates (``2026-12-24,2026-12-31``).
         public_holidays: ``fr`` (the French public holidays close the office) or ``none``.
         timezone: The commune's time zone, in which ``office_hours`` are read.
+        widget_origins: Sites allowed to call the citizens' endpoints from their pages (the embedded widget):
+            ``*`` (the default) or comma-separated origins such as ``https://www.clairval.fr``.
     """
 
     model_config = SettingsConfigDict(
@@ -148,10 +153,12 @@ class Settings(BaseSettings):
     health_check_timeout: float = Field(default=2.0, gt=0)
     rate_limits: str = DEFAULT_RATE_LIMITS
     session_hours: float = Field(default=10.0, gt=0, le=24 * 30)
+    retention_days: int = Field(default=90, ge=1, le=3650)
     office_hours: str = DEFAULT_OFFICE_HOURS
     holidays: str = ""
     public_holidays: str = "fr"
     timezone: str = "Europe/Paris"
+    widget_origins: str = "*"
 
     @field_validator("environment")
     @classmethod
@@ -172,6 +179,12 @@ class Settings(BaseSettings):
     @classmethod
     def _check_rate_limits(cls, value: str) -> str:
         parse_rate_limits(value)
+        return value.strip()
+
+    @field_validator("widget_origins")
+    @classmethod
+    def _check_widget_origins(cls, value: str) -> str:
+        parse_origins(value)
         return value.strip()
 
     @model_validator(mode="after")

@@ -220,6 +220,27 @@ def add_messages(
     return conversation, stored
 
 
+def set_language(session: Session, conversation_id: str, language: str) -> Conversation:
+    """Set the language the citizen chose (e.g. with the widget's language switch); it is then known.
+
+    Args:
+        session: The database session.
+        conversation_id: The conversation.
+        language: ``fr`` or ``en``.
+
+    Returns:
+        The conversation after the commit.
+
+    Raises:
+        ConversationNotFound: There is no such conversation.
+    """
+    conversation = require_conversation(session, conversation_id, for_update=True)
+    conversation.language = language
+    conversation.language_known = True
+    session.commit()
+    return conversation
+
+
 def list_messages(
     session: Session, conversation_id: str, *, after: int = 0, limit: int | None = None
 ) -> list[Message]:

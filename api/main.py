@@ -8,9 +8,11 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from api.config import Settings, get_settings
+from api.cors import CitizenCORSMiddleware, parse_origins
 from api.db import Database, create_db_engine, run_migrations
 from api.deps import Services
 from api.desk import Desk
@@ -18,7 +20,8 @@ from api.errors import install_error_handlers
 from api.events import create_broker
 from api.rasa_client import RasaClient
 from api.ratelimit import RateLimits, parse_rate_limits
-from api.routes import auth, conversations, handoffs, health, pages, webhooks
+from api.retention import RetentionTask
+from api.routes import auth, conversations, handoffs, health, pages, webhooks, widget
 from api.turns import ConversationLocks
 
 logger = logging.getLogger(__name__)
@@ -30,6 +33,9 @@ MAX_BODY_SIZE = 64 * 1024
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Migrate the database, open the engine and the HTTP client before serving; close them after.
+
+    The conversations idle for longer than ``retention_days`` are deleted before serving, then every hour
+    (``api.retention``).
 
     Args:
         app: The application, whose ``state.settings`` were set by ``create_app``.
@@ -53,6 +59,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         broker=broker,
         desk=Desk(db, broker, rasa, settings),
     )
+    retention = RetentionTask(db, settings.retention_days)
+    await retention.start()
     logger.info(
         "Guichet API ready (%s; database %s; Rasa at %s)",
         settings.environment,
@@ -62,6 +70,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        await retention.stop()
         await broker.aclose()
         await http.aclose()
         db.dispose()
@@ -92,7 +101,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webhooks.router, prefix="/api")
     app.include_router(auth.router, prefix="/api")
     app.include_router(handoffs.router, prefix="/api")
+    app.include_router(widget.router, prefix="/api")
     app.include_router(pages.router)
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(CitizenCORSMiddleware, origins=parse_origins(settings.widget_origins))
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     return app
 

@@ -95,6 +95,32 @@ class ConversationCreated(BaseModel):
     )
 
 
+class ConversationUpdate(BaseModel):
+    """Body of ``PATCH /api/conversations/{id}``: the language the citizen switched to."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    language: Language = Field(description="The bot answers in this language from now on.")
+
+
+class ConversationOut(BaseModel):
+    """A conversation, as its citizen may read it."""
+
+    id: str
+    language: Language
+    mode: Mode
+
+
+class WidgetConfig(BaseModel):
+    """Answer of ``GET /api/widget/config``: what the chat widget shows before the first message."""
+
+    default_language: Language = Field(description="The commune's language for a citizen who chose none.")
+    languages: list[Language] = Field(description="The languages the assistant speaks.")
+    retention_days: int = Field(
+        description="Conversations with no activity for this many days are deleted (the privacy notice)."
+    )
+
+
 class MessageCreate(BaseModel):
     """Body of ``POST /api/conversations/{id}/messages``: the citizen's text, or a button's payload."""
 
@@ -128,6 +154,7 @@ class MessageOut(BaseModel):
     text: str
     buttons: list[Button] = Field(default_factory=list)
     source: Source | None = None
+    language: Language | None = Field(default=None, description="Language of the text, when known.")
     created_at: datetime = Field(description="ISO 8601, UTC.")
 
     @classmethod
@@ -140,6 +167,7 @@ class MessageOut(BaseModel):
                 "text": message.text,
                 "buttons": message.buttons or [],
                 "source": message.source,
+                "language": message.language,
                 "created_at": message.created_at,
             }
         )

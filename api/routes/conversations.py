@@ -29,6 +29,8 @@ from api.schemas import (
     MAX_SEQ,
     ConversationCreate,
     ConversationCreated,
+    ConversationOut,
+    ConversationUpdate,
     ErrorOut,
     FeedbackCreate,
     MessageCreate,
@@ -91,6 +93,24 @@ def create_conversation(
     )
     logger.info("Conversation %s created (%s)", conversation.id, language)
     return ConversationCreated(id=conversation.id, token=token)
+
+
+@router.patch(
+    "/{conversation_id}",
+    response_model=ConversationOut,
+    responses=_AUTH_RESPONSES,
+    summary="Change the conversation's language",
+)
+def update_conversation(
+    body: ConversationUpdate, conversation: ConversationDep, session: SessionDep
+) -> ConversationOut:
+    """Set the language the citizen chose (the widget's language switch): the bot answers in it from now on,
+    unless a later message is clearly in the other language."""
+    updated = crud.set_language(session, conversation.id, body.language)
+    logger.info("Conversation %s switched to %s", updated.id, updated.language)
+    return ConversationOut.model_validate(
+        {"id": updated.id, "language": updated.language, "mode": updated.mode}
+    )
 
 
 @router.post(

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import os
 import socket
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.config import Settings
 from api.main import create_app
+
+PG_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/test"
+"""The PostgreSQL server of the PostgreSQL tests (trust authentication); they are skipped when it is down."""
 
 
 @pytest.fixture(autouse=True)
@@ -50,6 +55,23 @@ def silent_port() -> Iterator[int]:
 def database_url(tmp_path: Path) -> str:
     """A SQLite database in a folder that does not exist yet (the API creates it, as it creates ``var/``)."""
     return f"sqlite:///{tmp_path / 'var' / 'guichet.db'}"
+
+
+@pytest.fixture
+def pg_database_url() -> Iterator[str]:
+    """A GUICHET_DATABASE_URL pointing at a new, empty schema of the test server (``search_path`` in the URL),
+    dropped afterwards: runs never collide."""
+    schema = f"guichet_test_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(PG_SERVER_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL is not reachable at {PG_SERVER_URL}: {exc}")
+    with admin:
+        admin.execute(f'CREATE SCHEMA "{schema}"')
+        try:
+            yield f"{PG_SERVER_URL}?options=-csearch_path%3D{schema}"
+        finally:
+            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 @pytest.fixture

@@ -1,14 +1,13 @@
 """The same schema and conversation round trip on PostgreSQL (the database for deployments at scale).
 
-Each test works in a schema of its own (``search_path`` in the URL), dropped afterwards: runs never collide.
+Each test works in a schema of its own (the ``pg_database_url`` fixture of ``conftest.py``), dropped
+afterwards: runs never collide.
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, inspect
@@ -28,24 +27,6 @@ from tests.api.helpers import (
     start_conversation,
     store_turn,
 )
-
-SERVER_URL = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-@pytest.fixture
-def pg_database_url() -> Iterator[str]:
-    """A GUICHET_DATABASE_URL pointing at a new, empty schema of the test server."""
-    schema = f"guichet_test_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(SERVER_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL is not reachable at {SERVER_URL}: {exc}")
-    with admin:
-        admin.execute(f'CREATE SCHEMA "{schema}"')
-        try:
-            yield f"{SERVER_URL}?options=-csearch_path%3D{schema}"
-        finally:
-            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 def test_migration_creates_the_schema(pg_database_url: str) -> None:

@@ -105,9 +105,10 @@ def test_python_m_api_serves_and_stops_cleanly(
 async def test_rasa_client_treats_error_statuses_as_unavailable(
     server: tuple[str, subprocess.Popen[str]],
 ) -> None:
-    # A real HTTP server that is not Rasa: the API itself answers 404 on Rasa's webhook and on GET /.
+    # A real HTTP server that is not Rasa: under a prefix it does not serve, the API answers 404 on Rasa's
+    # webhook and on Rasa's status page.
     base_url, _ = server
-    client = RasaClient(base_url, timeout=5)
+    client = RasaClient(f"{base_url}/not-rasa", timeout=5)
     try:
         with pytest.raises(RasaUnavailable, match="Rasa answered HTTP 404"):
             await client.send("conversation", "Bonjour", "fr")

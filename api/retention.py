@@ -1,0 +1,223 @@
+"""Data retention: conversations with no activity for ``retention_days`` are deleted, with all they hold.
+
+A conversation's last activity is the later of its creation and its latest message (every turn, agent message
+and handoff notice is a message). Once that is more than ``GUICHET_RETENTION_DAYS`` ago, the conversation is
+deleted with its messages, handoffs and feedback: the citizens' widget promises it in its privacy notice.
+
+The API purges at startup and then every hour (``RetentionTask``); the command line does it by hand::
+
+    python -m api.retention            # delete the expired conversations now
+    python -m api.retention --dry-run  # only count them
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, timedelta
+from typing import TextIO
+
+from sqlalchemy import ColumnElement, and_, delete, exists, func, select
+from sqlalchemy.orm import Session
+
+from api.config import get_settings
+from api.db import Database, create_db_engine, run_migrations
+from api.models import OPEN_HANDOFF_STATUSES, Conversation, Feedback, Handoff, Message, utcnow
+
+logger = logging.getLogger(__name__)
+
+PURGE_INTERVAL = timedelta(hours=1)
+"""How often the API purges, after the purge at startup."""
+
+DEPENDENT_MODELS: tuple[type[Feedback] | type[Handoff] | type[Message], ...] = (Feedback, Handoff, Message)
+"""The tables that reference ``conversations``, deleted before it (a test checks none is missing)."""
+
+_BATCH_SIZE = 500
+"""Conversation ids per ``IN (...)`` list: far below SQLite's and PostgreSQL's limits on bound parameters."""
+
+
+def _expired(cutoff: datetime) -> ColumnElement[bool]:
+    """Return the condition on ``conversations`` rows that may be deleted: idle since before ``cutoff``.
+
+    A conversation whose handoff is still open (waiting or active) is never expired, however old its last
+    message: a citizen is waiting for an agent, or an agent has the conversation open (a ticket left while
+    the office was closed can wait long for its answer); deleting it would pull it from under them. It
+    expires ``days`` after its handoff is closed, since closing writes a message to the citizen.
+    """
+    recent_message = exists().where(Message.conversation_id == Conversation.id, Message.created_at >= cutoff)
+    open_handoff = exists().where(
+        Handoff.conversation_id == Conversation.id, Handoff.status.in_(OPEN_HANDOFF_STATUSES)
+    )
+    return and_(Conversation.created_at < cutoff, ~recent_message, ~open_handoff)
+
+
+def _batches(ids: Sequence[str]) -> Iterator[Sequence[str]]:
+    """Yield ``ids`` in slices of at most ``_BATCH_SIZE``."""
+    for start in range(0, len(ids), _BATCH_SIZE):
+        yield ids[start : start + _BATCH_SIZE]
+
+
+def count_expired(session: Session, *, now: datetime, days: int) -> int:
+    """Count the conversations ``purge_expired`` would delete, deleting nothing.
+
+    Args:
+        session: The database session.
+        now: The current time (timezone-aware).
+        days: The retention period, in days.
+
+    Returns:
+        The number of conversations with no activity since ``now - days`` and no open handoff.
+    """
+    cutoff = now - timedelta(days=days)
+    query = select(func.count()).select_from(Conversation).where(_expired(cutoff))
+    return session.scalar(query) or 0
+
+
+def purge_expired(session: Session, *, now: datetime, days: int) -> int:
+    """Delete the conversations idle since before ``now - days``, with their messages, handoffs and feedback.
+
+    Everything happens in one transaction, committed at the end: the expired conversations are chosen and
+    locked, then their rows are deleted with bulk ``DELETE ... WHERE conversation_id IN (...)`` statements,
+    the tables that reference ``conversations`` first (``DEPENDENT_MODELS``), so that nothing relies on
+    ``ON DELETE CASCADE`` or on SQLite enforcing foreign keys.
+
+    Conversations with an open handoff are kept (see ``_expired``). A turn or a handoff running meanwhile is
+    never lost: writers lock the conversation's row before adding to it (``crud.get_conversation(...,
+    for_update=True)``). On PostgreSQL the choice skips the rows locked by a writer (``FOR UPDATE SKIP
+    LOCKED``) and is checked again once the rows are locked, so that a message committed in between keeps
+    its conversation; on SQLite the transaction holds the database's write lock from its first statement.
+
+    Args:
+        session: The database session; its transaction is committed.
+        now: The current time (timezone-aware).
+        days: The retention period, in days.
+
+    Returns:
+        The number of conversations deleted.
+    """
+    cutoff = now - timedelta(days=days)
+    expired = _expired(cutoff)
+    locked = session.scalars(
+        select(Conversation.id).where(expired).with_for_update(of=Conversation, skip_locked=True)
+    ).all()
+    # Checked again in a new statement: on PostgreSQL it sees what was committed before the rows were locked.
+    ids = [
+        conversation_id
+        for batch in _batches(locked)
+        for conversation_id in session.scalars(
+            select(Conversation.id).where(Conversation.id.in_(batch), expired)
+        )
+    ]
+    for batch in _batches(ids):
+        for model in DEPENDENT_MODELS:
+            session.execute(
+                delete(model).where(model.conversation_id.in_(batch)),
+                execution_options={"synchronize_session": False},
+            )
+        session.execute(
+            delete(Conversation).where(Conversation.id.in_(batch)),
+            execution_options={"synchronize_session": False},
+        )
+    session.commit()
+    if ids:
+        logger.info("Deleted %d conversation(s) with no activity for %d days", len(ids), days)
+    else:
+        logger.debug("No conversation without activity for %d days", days)
+    return len(ids)
+
+
+class RetentionTask:
+    """Purges the expired conversations at startup, then every ``interval``, for as long as the API runs.
+
+    A failed purge is logged and tried again at the next interval; it never stops the API.
+
+    Args:
+        db: The application's database.
+        days: The retention period, in days (``Settings.retention_days``).
+        interval: Time between two purges.
+        clock: Returns the current time (timezone-aware); for tests.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        days: int,
+        *,
+        interval: timedelta = PURGE_INTERVAL,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.days = days
+        self.interval = interval
+        self.clock = clock
+        self._task: asyncio.Task[None] | None = None
+
+    async def purge(self) -> int | None:
+        """Purge once, in a worker thread.
+
+        Returns:
+            The number of conversations deleted, or None if the purge failed (the error is logged).
+        """
+        try:
+            return await self.db.run(purge_expired, now=self.clock(), days=self.days)
+        except Exception:
+            logger.exception("Could not delete the expired conversations; trying again in %s", self.interval)
+            return None
+
+    async def start(self) -> None:
+        """Purge now, before the API serves, then start purging every ``interval`` in the background."""
+        await self.purge()
+        self._task = asyncio.create_task(self._every_interval(), name="guichet-retention")
+
+    async def stop(self) -> None:
+        """Stop the periodic purges, waiting for a purge under way to finish (it is one transaction)."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    async def _every_interval(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval.total_seconds())
+            await self.purge()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m api.retention",
+        description="Delete the conversations with no activity for GUICHET_RETENTION_DAYS days "
+        "(with their messages, handoffs and feedback), as the API does every hour.",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="only count them; delete nothing")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> int:
+    """Run the command line on the API's database (migrated first if needed); return the exit status."""
+    arguments = _parser().parse_args(argv)
+    stdout = stdout if stdout is not None else sys.stdout
+    settings = get_settings()
+    days = settings.retention_days
+    run_migrations(settings.database_url)
+    db = Database(create_db_engine(settings.database_url))
+    try:
+        with db.session() as session:
+            if arguments.dry_run:
+                count = count_expired(session, now=utcnow(), days=days)
+                print(f"Would delete {count} conversation(s) with no activity for {days} days", file=stdout)
+            else:
+                count = purge_expired(session, now=utcnow(), days=days)
+                print(f"Deleted {count} conversation(s) with no activity for {days} days", file=stdout)
+    finally:
+        db.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
