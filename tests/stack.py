@@ -7,6 +7,9 @@ written to that folder and printed when the stack fails to start.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +38,12 @@ def start_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSta
     """Start the stack in a fresh folder, yield it once every service is ready, stop it after."""
     var_dir = tmp_path_factory.mktemp("stack")
     # Agents answer at any hour here; whether one is online decides between a live handoff and a ticket.
-    environment = {**isolated_environment(var_dir), "GUICHET_OFFICE_HOURS": "always"}
+    # The whole session's citizens come from one address: no rate limits (tests/api tests them).
+    environment = {
+        **isolated_environment(var_dir),
+        "GUICHET_OFFICE_HOURS": "always",
+        "GUICHET_RATE_LIMITS": "off",
+    }
     with pytest.MonkeyPatch.context() as patch:
         for name, value in environment.items():
             patch.setenv(name, value)
@@ -55,3 +63,31 @@ def start_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSta
                 yield RunningStack(f"http://127.0.0.1:{settings.api_port}", settings, var_dir, log)
             finally:
                 running.stop()
+
+
+AGENT_PASSWORD = "une phrase de passe assez longue"
+
+
+def create_agent(name: str, display_name: str) -> None:
+    """Create an agent's account with ``python -m api.users``, as an administrator would (the password is
+    ``AGENT_PASSWORD``); the stack fixture's environment points it at the stack's database."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "api.users",
+            "create",
+            name,
+            "--role",
+            "agent",
+            "--display-name",
+            display_name,
+        ],
+        input=AGENT_PASSWORD + "\n",
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr

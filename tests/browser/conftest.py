@@ -28,6 +28,7 @@ from playwright.sync_api import (
     ConsoleMessage,
     Page,
     Playwright,
+    WebSocketRoute,
     expect,
     sync_playwright,
 )
@@ -249,11 +250,13 @@ def _expect_timeout() -> None:
     expect.set_options(timeout=15_000)
 
 
-def _report_page_error(error: PlaywrightError) -> None:
+def report_page_error(error: PlaywrightError) -> None:
+    """Print a page's uncaught exception (pytest shows it when the test fails)."""
     sys.stderr.write(f"[page error] {error}\n")
 
 
-def _report_console(message: ConsoleMessage) -> None:
+def report_console(message: ConsoleMessage) -> None:
+    """Print a page's console errors and warnings (pytest shows them when the test fails)."""
     if message.type in ("error", "warning"):
         sys.stderr.write(f"[console {message.type}] {message.text}\n")
 
@@ -270,8 +273,8 @@ def new_page(browser: Browser, desk_server: DeskServer) -> Iterator[Callable[[],
         context = browser.new_context(base_url=desk_server.url, locale="fr-FR")
         contexts.append(context)
         page = context.new_page()
-        page.on("pageerror", _report_page_error)
-        page.on("console", _report_console)
+        page.on("pageerror", report_page_error)
+        page.on("console", report_console)
         return page
 
     yield make
@@ -291,3 +294,24 @@ def sign_in(page: Page, username: str, password: str | None = None) -> None:
     page.get_by_test_id("login-submit").click()
     expect(page.get_by_test_id("desk")).to_be_visible()
     expect(page.get_by_test_id("connection-status")).to_have_attribute("data-state", "live")
+
+
+class FlakyLink:
+    """Relays a page's WebSockets (route them with ``page.route_web_socket``); the first one can be muted
+    (events lost), then cut."""
+
+    def __init__(self) -> None:
+        self.routes: list[WebSocketRoute] = []
+        self.muted = False
+
+    def handle(self, route: WebSocketRoute) -> None:
+        server = route.connect_to_server()
+        first = not self.routes
+        self.routes.append(route)
+
+        def to_page(message: str | bytes) -> None:
+            if not (first and self.muted):
+                route.send(message)
+
+        route.on_message(server.send)
+        server.on_message(to_page)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import Locator, Page, WebSocketRoute, expect
 
-from tests.browser.conftest import ACCOUNTS, DeskServer, sign_in
+from tests.browser.conftest import ACCOUNTS, DeskServer, FlakyLink, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -267,26 +267,6 @@ def test_the_second_agent_to_claim_is_told_the_conversation_is_taken(
     expect(other).to_have_count(1)
     expect(other).to_contain_text("Marie Dupont")
     expect(second.get_by_test_id("reply-input")).to_be_hidden()
-
-
-class FlakyLink:
-    """Relays the desk's WebSockets; the first one can be muted (events lost), then cut."""
-
-    def __init__(self) -> None:
-        self.routes: list[WebSocketRoute] = []
-        self.muted = False
-
-    def handle(self, route: WebSocketRoute) -> None:
-        server = route.connect_to_server()
-        first = not self.routes
-        self.routes.append(route)
-
-        def to_page(message: str | bytes) -> None:
-            if not (first and self.muted):
-                route.send(message)
-
-        route.on_message(server.send)
-        server.on_message(to_page)
 
 
 def test_after_a_dropped_connection_the_desk_reconnects_and_catches_up(

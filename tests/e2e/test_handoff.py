@@ -7,10 +7,7 @@ The agent's account is made with the real command line; both sides listen on the
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -21,35 +18,9 @@ from websockets.sync.connection import Connection
 
 from actions.messages import render
 from tests.e2e.test_conversation import open_conversation, say
-from tests.stack import RunningStack
+from tests.stack import AGENT_PASSWORD, RunningStack, create_agent
 
 pytestmark = pytest.mark.e2e
-
-PASSWORD = "une phrase de passe assez longue"
-
-
-def create_agent(name: str, display_name: str) -> None:
-    """Create an agent's account with ``python -m api.users``, as an administrator would."""
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "api.users",
-            "create",
-            name,
-            "--role",
-            "agent",
-            "--display-name",
-            display_name,
-        ],
-        input=PASSWORD + "\n",
-        capture_output=True,
-        text=True,
-        env=dict(os.environ),
-        check=False,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
 
 
 @contextmanager
@@ -84,7 +55,7 @@ def tracker_events(stack: RunningStack, conversation: str) -> list[tuple[str, st
 def test_a_citizen_hands_off_in_french_and_gets_the_bot_back_in_french(stack: RunningStack) -> None:
     create_agent("claire", "Claire")
     with stack.client() as client:
-        login = client.post("/api/auth/login", json={"username": "claire", "password": PASSWORD})
+        login = client.post("/api/auth/login", json={"username": "claire", "password": AGENT_PASSWORD})
         assert login.status_code == 200, login.text
         agent = {"Authorization": f"Bearer {login.json()['token']}"}
         client.cookies.clear()
