@@ -500,3 +500,66 @@ def test_one_script_tag_embeds_the_widget_on_another_site_with_its_options(
         ask(page, "How do I register to vote?")
         expect(messages(page, "bot").first).to_contain_text("register")
         assert widget_state(page)["id"]
+
+
+# --- nothing lost, nothing twice ---------------------------------------------------------------------
+
+
+def stored_citizen_texts(page: Page, stack: RunningStack) -> list[str]:
+    """The citizen's messages as the API stored them."""
+    state = widget_state(page)
+    listed = httpx.get(
+        f"{stack.api_url}/api/conversations/{state['id']}/messages",
+        headers={"Authorization": f"Bearer {state['token']}"},
+        timeout=30.0,
+    )
+    assert listed.status_code == 200, listed.text
+    return [m["text"] for m in listed.json() if m["author"] == "citizen"]
+
+
+MESSAGE_POST = re.compile(r".*/api/conversations/[^/]+/messages$")
+
+
+def test_a_message_whose_answer_was_lost_on_the_way_is_not_sent_twice(
+    new_page: PageFactory, stack: RunningStack
+) -> None:
+    page = new_page()
+    open_widget(page)
+    ask(page, "Bonjour")
+    expect(messages(page, "bot").first).to_be_visible()
+
+    def reach_the_server_then_lose_the_answer(route: Route) -> None:
+        route.fetch()  # the API stores the message and the bot answers...
+        route.abort("connectionreset")  # ...but the answer never reaches the page
+
+    page.route(MESSAGE_POST, reach_the_server_then_lose_the_answer, times=1)
+    ask(page, "comment renouveler mon passeport ?")
+    # The widget reads the conversation to find out: the message is there, so it is not sent again.
+    expect(messages(page, "citizen")).to_have_count(2)
+    expect(page.locator(".pending")).to_have_count(0)
+    expect(messages(page, "bot").filter(has_text="ANTS")).to_have_count(1)
+    page.wait_for_timeout(2000)
+    assert stored_citizen_texts(page, stack) == ["Bonjour", "comment renouveler mon passeport ?"]
+
+
+def test_a_message_that_never_left_is_kept_and_sent_when_asked_again(
+    new_page: PageFactory, stack: RunningStack
+) -> None:
+    page = new_page()
+    open_widget(page)
+    ask(page, "Bonjour")
+    expect(messages(page, "bot").first).to_be_visible()
+    page.route(re.compile(r".*/api/conversations/.*"), lambda route: route.abort("internetdisconnected"))
+
+    ask(page, "Quand passe le ramassage des poubelles ?")
+    pending = page.locator(".pending")
+    expect(pending).to_have_attribute("data-state", "failed")
+    expect(pending).to_contain_text("Non envoyé")
+    expect(page.get_by_test_id("notice")).to_contain_text("n'a pas pu être envoyé")
+
+    page.unroute(re.compile(r".*/api/conversations/.*"))
+    pending.get_by_role("button", name="Réessayer").click()
+    expect(page.locator(".pending")).to_have_count(0)
+    expect(messages(page, "citizen").last).to_have_text(re.compile("Quand passe le ramassage"))
+    expect(messages(page, "bot")).not_to_have_count(1)
+    assert stored_citizen_texts(page, stack) == ["Bonjour", "Quand passe le ramassage des poubelles ?"]

@@ -956,7 +956,11 @@
           this.setMode(data.mode, data.queue_position, !first);
           first = false;
           if (this.connection !== "live") {
-            if (this.connection === "offline") this.showNotice(this.t.online);
+            if (this.connection === "offline") {
+              this.showNotice(this.t.online);
+              // Back online: messages that failed on the way are checked for, then sent again if missing.
+              if (this.pending.some((item) => item.uncertain)) this.catchUp();
+            }
             this.setConnection("live");
             this.retries = 0;
           }
