@@ -1,5 +1,6 @@
-"""The ``guichet`` input channel: Rasa's REST channel, returning whole messages.
+"""Guichet's Rasa input channels: ``guichet`` (whole messages) and ``socketio`` (Rasa's, fixed).
 
+The ``guichet`` channel (:class:`GuichetInput`) is Rasa's REST channel, returning whole messages.
 Rasa's standard ``rest`` channel keeps only text, buttons and images of each bot
 message. The Guichet API also needs to know which language a message is in and
 which knowledge-base entry it answers from; actions and domain responses put
@@ -11,8 +12,15 @@ agent had it: ``action_handoff`` pauses Rasa's tracker (``ConversationPaused``),
 and ``POST /webhooks/guichet/resume`` ``{"conversation_id"}``, signed like the
 API's own webhooks, resumes it (``ConversationResumed``).
 
-It is enabled in ``bot/credentials.yml`` beside the standard ``rest`` and
-``socketio`` channels, which keep working for Rasa's own clients.
+The ``socketio`` channel (:class:`GuichetSocketIOInput`) is Rasa's own, for
+clients such as the ``rasa-webchat`` widget (same name, path ``/socket.io``,
+events and credentials), with one fix: with ``session_persistence``, Rasa's
+handler of ``session_request`` calls python-socketio's ``AsyncServer.enter_room``
+without ``await``. Since python-socketio 5.10 that is a coroutine, so the client
+never joined the room named after its session, where the bot's replies are sent,
+and never got a reply (RasaHQ/rasa#13027, ADR 0011).
+
+Both are enabled in ``bot/credentials.yml``, beside Rasa's standard ``rest`` channel.
 """
 
 from __future__ import annotations
@@ -21,12 +29,14 @@ import copy
 import json
 import logging
 import os
+import uuid
 from asyncio import CancelledError
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
+from rasa.core.channels.socketio import SocketIOInput
 from rasa.core.lock_store import LockError
 from rasa.shared.core.events import ActionExecuted, ConversationResumed
 from sanic import Blueprint, response
@@ -167,3 +177,36 @@ class GuichetInput(RestInput):
             return response.json({"resumed": True, "was_paused": was_paused})
 
         return webhook
+
+
+class GuichetSocketIOInput(SocketIOInput):
+    """Rasa's ``socketio`` channel, whose clients do join the room of their session.
+
+    Enabled in ``bot/credentials.yml`` as ``bot.channels.GuichetSocketIOInput`` with the credentials of Rasa's
+    ``socketio`` channel. Its name stays ``socketio`` (its health route is ``/webhooks/socketio/`` and
+    trackers record ``socketio`` as the input channel).
+    """
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        """Rasa's blueprint, its ``session_request`` handler replaced by one that awaits ``enter_room``."""
+        socketio_webhook = super().blueprint(on_new_message)
+        sio = self.sio  # the server Rasa's blueprint has just made and registered its handlers on
+        if sio is None:
+            raise RuntimeError("Rasa's SocketIOInput.blueprint made no socket.io server")
+
+        # python-socketio keeps one handler per event and namespace: this one replaces Rasa's. It is
+        # Rasa's handler with the ``await``. Wrapping Rasa's instead would not do: it would still call
+        # ``enter_room`` without awaiting it (a coroutine never run, with a RuntimeWarning), and it
+        # confirms the session before the room could be joined.
+        @sio.on("session_request", namespace=self.namespace)
+        async def session_request(sid: str, data: dict[str, Any] | None) -> None:
+            data = data if data is not None else {}
+            if data.get("session_id") is None:
+                data["session_id"] = uuid.uuid4().hex
+            if self.session_persistence:
+                # Joined before the confirmation: replies to a message sent after it reach this client.
+                await sio.enter_room(sid, data["session_id"])
+            await sio.emit("session_confirm", data["session_id"], room=sid)
+            logger.debug("socketio channel: %s joined session %s", sid, data["session_id"])
+
+        return socketio_webhook
