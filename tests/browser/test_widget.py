@@ -563,3 +563,33 @@ def test_a_message_that_never_left_is_kept_and_sent_when_asked_again(
     expect(messages(page, "citizen").last).to_have_text(re.compile("Quand passe le ramassage"))
     expect(messages(page, "bot")).not_to_have_count(1)
     assert stored_citizen_texts(page, stack) == ["Bonjour", "Quand passe le ramassage des poubelles ?"]
+
+
+def test_messages_arriving_while_the_panel_is_closed_are_counted_once(
+    new_page: PageFactory, stack: RunningStack
+) -> None:
+    page = new_page()
+    with online_agent(stack, "widget-agent-5", "Zoé") as agent:
+        open_widget(page)
+        ask_for_a_person(page)
+        handoff = handoff_of(agent, widget_state(page)["id"])
+        page.get_by_test_id("close").click()
+        assert focused_widget_element(page) == "launcher"
+
+        assert agent.post(f"/api/handoffs/{handoff}/claim").is_success  # "Zoé has joined": one
+        assert agent.post(f"/api/handoffs/{handoff}/messages", json={"text": "Bonjour !"}).is_success
+        launcher = page.get_by_test_id("launcher")
+        expect(page.get_by_test_id("unread")).to_have_text("2")
+        expect(launcher).to_have_accessible_name(re.compile(r"Une question \? \(2 nouveaux messages\)"))
+        # A reload shows the history again, but it is not new: the count stays, nothing is announced again.
+        page.reload()
+        expect(page.get_by_test_id("unread")).to_have_text("2")
+        page.wait_for_timeout(500)
+        expect(page.get_by_test_id("announcer")).to_have_text("")
+        launcher.click()
+        expect(page.get_by_test_id("unread")).to_be_hidden()
+        expect(messages(page, "agent")).to_have_count(1)
+        page.reload()
+        expect(page.get_by_test_id("panel")).to_be_visible()
+        expect(page.get_by_test_id("unread")).to_be_hidden()
+        agent.post(f"/api/handoffs/{handoff}/close", json={"resume_bot": True})

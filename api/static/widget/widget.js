@@ -305,7 +305,7 @@
       this.pingTimer = null;
       this.pongTimer = null;
       this.connection = "idle";
-      this.unread = 0;
+      this.unread = this.state.unread || 0;
       this.config = null;
       this.sending = Promise.resolve();
       this.build();
@@ -357,7 +357,8 @@
       this.host.style.setProperty("--gw-accent", colors.accent);
 
       this.launcherText = h("span", { class: "launcher-text" });
-      this.badge = h("span", { class: "badge", hidden: true, "data-testid": "unread" });
+      this.badge = h("span", { class: "badge", hidden: true, "aria-hidden": "true", "data-testid": "unread" });
+      this.badgeText = h("span", { class: "sr-only" });
       this.launcher = h(
         "button",
         {
@@ -371,6 +372,7 @@
         chatIcon(),
         this.launcherText,
         this.badge,
+        this.badgeText,
       );
 
       this.titleEl = h("h2", { id: "gw-title", class: "title" });
@@ -546,9 +548,11 @@
     }
 
     renderBadge() {
+      this.state.unread = this.unread;
+      this.save();
       this.badge.hidden = this.unread === 0;
       this.badge.textContent = this.unread === 0 ? "" : String(this.unread);
-      this.badge.setAttribute("aria-label", this.unread === 0 ? "" : this.t.unread(this.unread));
+      this.badgeText.textContent = this.unread === 0 ? "" : ` (${this.t.unread(this.unread)})`;
     }
 
     fitInput() {
@@ -703,7 +707,7 @@
           this.save();
           this.applyLanguage();
         }
-        for (const message of turn.messages) this.receive({ author: "bot", ...message }, { live: true });
+        for (const message of turn.messages) this.receive({ author: "bot", ...message });
         this.setMode(turn.mode, this.queuePosition, true);
         await this.confirmSoon(item);
       } catch (error) {
@@ -794,7 +798,7 @@
           "GET",
           `/api/conversations/${encodeURIComponent(this.state.id)}/messages?after=${after}`,
         );
-        for (const message of messages) this.receive(message, { live: true });
+        for (const message of messages) this.receive(message);
       } catch (error) {
         if (error instanceof HttpError && (error.status === 401 || error.status === 404)) this.forget();
         return;
@@ -807,9 +811,17 @@
 
     // --- receiving ---
 
-    /** Show a stored message once, in its place; a message seen before (same seq) is ignored. */
-    receive(message, { live }) {
+    /**
+     * Show a stored message once, in its place; a message seen before (same seq) is ignored. Only a message
+     * this tab has never shown is announced and counted as unread: not the history shown again after a reload.
+     */
+    receive(message) {
       if (typeof message.seq !== "number" || this.messages.has(message.seq)) return;
+      const fresh = message.seq > (this.state.shown || 0);
+      if (fresh) {
+        this.state.shown = message.seq;
+        this.save();
+      }
       if (message.author === "citizen") {
         const index = this.pending.findIndex((item) => item.text.trim() === message.text.trim());
         if (index >= 0) {
@@ -830,7 +842,7 @@
       this.list.insertBefore(element, before || this.list.querySelector(".pending"));
       if (message.author === "citizen") this.retireQuickReplies(message.seq);
       this.renderWelcome();
-      if (live && message.author !== "citizen") {
+      if (fresh && message.author !== "citizen") {
         this.announce(`${this.t.said(this.authorName(message.author))} ${message.text}`);
         if (!this.isOpen()) {
           this.unread += 1;
@@ -965,7 +977,7 @@
             this.retries = 0;
           }
         } else if (data.type === "message" && data.message) {
-          this.receive(data.message, { live: true });
+          this.receive(data.message);
           if (data.message.author !== "citizen") this.setTyping(false);
         } else if (data.type === "pong") {
           clearTimeout(this.pongTimer);
