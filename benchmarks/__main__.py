@@ -7,7 +7,9 @@
 - ``nlu``: intent F1 per language by cross-validation of the Rasa pipeline, language detection;
 - ``turns``: chat turns through the API with the real three processes, sequential and concurrent, beside
   Rasa's ``/model/parse`` alone;
-- ``desk``: a handoff, a claim, and how fast messages reach the other side's WebSocket, each way.
+- ``desk``: a handoff, a claim, and how fast messages reach the other side's WebSocket, each way;
+- ``widget``: the citizens' widget's weight as served, its time to interactive and to open in headless
+  Chromium, cold and throttled.
 
 Figures go to standard output; copy them, with the machine, into ``docs/benchmarks.md``.
 """
@@ -35,13 +37,14 @@ from benchmarks.nlu import bench_nlu
 from benchmarks.retrieval import bench_retrieval, print_query_speed
 from benchmarks.service_public import bench_service_public
 from benchmarks.turns import bench_turns
+from benchmarks.widget import bench_widget
 from knowledge_base.config import KnowledgeBaseSettings
 from knowledge_base.embeddings import get_backend
 from knowledge_base.index import build_index
 from knowledge_base.search import Searcher
 from knowledge_base.store import load_entries, load_out_of_scope
 
-PARTS = ("retrieval", "kb", "service-public", "nlu", "turns", "desk")
+PARTS = ("retrieval", "kb", "service-public", "nlu", "turns", "desk", "widget")
 
 
 def bench_knowledge_base(questions: list[Question], rounds: int) -> None:
@@ -72,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--think", type=float, default=1.0, help="seconds a citizen reads, between turns")
     parser.add_argument("--handoffs", type=int, default=200, help="handoffs (and messages each way) for desk")
+    parser.add_argument(
+        "--widget-runs", type=int, default=30, help="cold page loads of the widget's demo page"
+    )
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds of the NLU data")
     parser.add_argument("--backends", action="store_true", help="also compare every embedding backend")
     parser.add_argument(
@@ -95,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         bench_turns([q.q for q in dev if q.slug is not None], args.turns, args.concurrency, args.think)
     if "desk" in parts:
         bench_desk(args.handoffs)
+    if "widget" in parts:
+        bench_widget(args.widget_runs)
     return 0
 
 

@@ -1,14 +1,23 @@
-"""Helpers shared by the benchmarks: timing, percentiles, question files, outside data."""
+"""Helpers shared by the benchmarks: timing, percentiles, question files, outside data, the API alone."""
 
 from __future__ import annotations
 
 import json
+import os
+import sys
+import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from api.accounts import create_user
+from api.config import Settings
+from api.db import Database, create_db_engine, run_migrations
+from api.models import Role
 from scripts.model import REPO
+from scripts.stack import Stack, StackError, isolated_environment, prepare, service_specs
 
 #: Question sets written for the knowledge base (see ``benchmarks/data/README.md``).
 DEV_QUESTIONS = REPO / "benchmarks" / "data" / "kb-dev.jsonl"
@@ -83,3 +92,35 @@ def resident_mib() -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+@contextmanager
+def running_api(agents: Sequence[tuple[str, str]] = ()) -> Iterator[Settings]:
+    """Starts the API alone on a free port, its database in a temporary folder, and stops it after.
+
+    Args:
+        agents: Agents' accounts, ``(username, password)``, made before the API starts.
+    """
+    with tempfile.TemporaryDirectory() as var:
+        var_dir = Path(var)
+        os.environ.update(isolated_environment(var_dir))
+        os.environ.update({"GUICHET_RATE_LIMITS": "off", "GUICHET_OFFICE_HOURS": "always"})
+        settings = Settings()
+        run_migrations(settings.database_url)
+        db = Database(create_db_engine(settings.database_url))
+        with db.session() as session:
+            for username, password in agents:
+                create_user(session, username, password, role=Role.AGENT)
+        db.dispose()
+        # Alone, the API is not healthy (no Rasa): it is ready once it serves its schema.
+        specs = [
+            replace(spec, ready_url=f"{settings.api_url}/openapi.json")
+            for spec in service_specs(settings, prepare(), var_dir)
+            if spec.name == "api"
+        ]
+        with (var_dir / "api.log").open("w") as log, Stack(specs, out=log) as stack:
+            try:
+                stack.wait_until_ready(timeout=120)
+            except StackError as error:
+                sys.exit(f"{error}; see {var_dir / 'api.log'}")
+            yield settings

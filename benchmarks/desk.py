@@ -13,55 +13,16 @@ Latencies are measured on one clock (this process), so they include both HTTP an
 from __future__ import annotations
 
 import json
-import os
-import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import replace
-from pathlib import Path
 
 import httpx
 from websockets.sync.client import connect
 from websockets.sync.connection import Connection
 
-from api.accounts import create_user
-from api.config import Settings
-from api.db import Database, create_db_engine, run_migrations
-from api.models import Role
 from api.signing import SIGNATURE_HEADER, sign
-from benchmarks.common import summary
-from scripts.stack import Stack, StackError, isolated_environment, prepare, service_specs
+from benchmarks.common import running_api, summary
 
 PASSWORD = "benchmark password"
-
-
-@contextmanager
-def running_api() -> Iterator[Settings]:
-    """Starts the API alone on a free port, its database in a temporary folder, and stops it after."""
-    with tempfile.TemporaryDirectory() as var:
-        var_dir = Path(var)
-        os.environ.update(isolated_environment(var_dir))
-        os.environ.update({"GUICHET_RATE_LIMITS": "off", "GUICHET_OFFICE_HOURS": "always"})
-        settings = Settings()
-        run_migrations(settings.database_url)
-        db = Database(create_db_engine(settings.database_url))
-        with db.session() as session:
-            create_user(session, "agent", PASSWORD, role=Role.AGENT)
-        db.dispose()
-        # Alone, the API is not healthy (no Rasa): it is ready once it serves its schema.
-        specs = [
-            replace(spec, ready_url=f"{settings.api_url}/openapi.json")
-            for spec in service_specs(settings, prepare(), var_dir)
-            if spec.name == "api"
-        ]
-        with (var_dir / "api.log").open("w") as log, Stack(specs, out=log) as stack:
-            try:
-                stack.wait_until_ready(timeout=120)
-            except StackError as error:
-                sys.exit(f"{error}; see {var_dir / 'api.log'}")
-            yield settings
 
 
 def _next(connection: Connection, kind: str, author: str | None = None) -> dict[str, object]:
@@ -76,7 +37,10 @@ def _next(connection: Connection, kind: str, author: str | None = None) -> dict[
 
 def bench_desk(rounds: int) -> None:
     """Prints the desk's latencies over ``rounds`` handoffs, claims and messages each way."""
-    with running_api() as settings, httpx.Client(base_url=settings.api_url, timeout=10) as client:
+    with (
+        running_api([("agent", PASSWORD)]) as settings,
+        httpx.Client(base_url=settings.api_url, timeout=10) as client,
+    ):
         ws_url = settings.api_url.replace("http://", "ws://")
         token = client.post("/api/auth/login", json={"username": "agent", "password": PASSWORD}).json()[
             "token"

@@ -35,18 +35,11 @@ from playwright.sync_api import (
 from playwright.sync_api import Error as PlaywrightError
 
 from api.signing import DEFAULT_WEBHOOK_SECRET, SIGNATURE_HEADER, sign
+from scripts.browser import CHROMIUM_ARGS, chromium_path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 #: Staff accounts made before the API starts: name → (role, password, display name).
 ACCOUNTS = {
@@ -232,11 +225,11 @@ def playwright_instance() -> Iterator[Playwright]:
 @pytest.fixture(scope="session")
 def browser(playwright_instance: Playwright) -> Iterator[Browser]:
     """Debian's Chromium, headless; never a downloaded browser."""
-    executable = os.environ.get("GUICHET_CHROMIUM", "/usr/bin/chromium")
-    if not Path(executable).exists():
+    executable = chromium_path()
+    if not executable.exists():
         pytest.skip(f"no Chromium at {executable} (set GUICHET_CHROMIUM)")
     launched = playwright_instance.chromium.launch(
-        executable_path=executable, headless=True, args=CHROMIUM_ARGS
+        executable_path=str(executable), headless=True, args=CHROMIUM_ARGS
     )
     try:
         yield launched
