@@ -287,6 +287,8 @@ def test_talking_to_a_person_shows_the_queue_then_the_agent_live_then_the_bot_ag
         expect(page.get_by_role("button", name="Parler à une personne")).to_be_hidden()
         # The stored payload is shown as the action's title.
         expect(messages(page, "citizen").first).to_have_text(re.compile("Parler à une personne"))
+        expect(page.get_by_test_id("log")).not_to_contain_text("null")
+        expect(page.get_by_test_id("log")).not_to_contain_text("undefined")
 
         handoff = handoff_of(agent, widget_state(page)["id"])
         assert agent.post(f"/api/handoffs/{handoff}/claim").is_success

@@ -523,18 +523,18 @@
     renderWelcome() {
       const t = this.t;
       const started = this.messages.size > 0 || this.pending.length > 0;
-      this.welcome.replaceChildren(
-        h("p", { class: "bubble bot-bubble" }, t.welcome),
-        started
-          ? null
-          : h(
-              "div",
-              { class: "quick-replies", role: "group", "aria-label": t.suggestionsLabel, "data-testid": "suggestions" },
-              t.suggestions.map((question) =>
-                h("button", { type: "button", class: "quick-reply", onclick: () => this.choose(question) }, question),
-              ),
+      this.welcome.replaceChildren(h("p", { class: "bubble" }, t.welcome));
+      if (!started) {
+        this.welcome.append(
+          h(
+            "div",
+            { class: "quick-replies", role: "group", "aria-label": t.suggestionsLabel, "data-testid": "suggestions" },
+            t.suggestions.map((question) =>
+              h("button", { type: "button", class: "quick-reply", onclick: () => this.choose(question) }, question),
             ),
-      );
+          ),
+        );
+      }
     }
 
     renderStatus() {
