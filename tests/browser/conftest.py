@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -254,25 +255,37 @@ def report_console(message: ConsoleMessage) -> None:
         sys.stderr.write(f"[console {message.type}] {message.text}\n")
 
 
-@pytest.fixture
-def new_page(browser: Browser, desk_server: DeskServer) -> Iterator[Callable[[], Page]]:
-    """Make pages, each in a browser context of its own (its cookies: one agent each), closed after the test.
+PageFactory = Callable[..., Page]
+"""Makes a page: ``make(locale="fr-FR", **browser_context_options)``."""
 
-    A page's console errors and uncaught exceptions are printed on failure (pytest shows captured output).
-    """
+
+@contextmanager
+def page_factory(browser: Browser, base_url: str) -> Iterator[PageFactory]:
+    """Make pages on ``base_url``, each in a browser context of its own (its own cookies and storage), all
+    closed at the end. A page's console errors and uncaught exceptions are printed (pytest shows them on
+    failure)."""
     contexts: list[BrowserContext] = []
 
-    def make() -> Page:
-        context = browser.new_context(base_url=desk_server.url, locale="fr-FR")
+    def make(locale: str = "fr-FR", **options: Any) -> Page:
+        context = browser.new_context(base_url=base_url, locale=locale, **options)
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", report_page_error)
         page.on("console", report_console)
         return page
 
-    yield make
-    for context in contexts:
-        context.close()
+    try:
+        yield make
+    finally:
+        for context in contexts:
+            context.close()
+
+
+@pytest.fixture
+def new_page(browser: Browser, desk_server: DeskServer) -> Iterator[PageFactory]:
+    """Make pages on the desk's API, each in a browser context of its own (its cookies: one agent each)."""
+    with page_factory(browser, desk_server.url) as make:
+        yield make
 
 
 def sign_in(page: Page, username: str, password: str | None = None) -> None:

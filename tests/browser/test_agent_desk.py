@@ -8,18 +8,15 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable
 
 import pytest
 from playwright.sync_api import Locator, Page, WebSocketRoute, expect
 
-from tests.browser.conftest import ACCOUNTS, DeskServer, FlakyLink, sign_in
+from tests.browser.conftest import ACCOUNTS, DeskServer, FlakyLink, PageFactory, sign_in
 
 pytestmark = pytest.mark.browser
 
 XSS = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">'
-
-PageFactory = Callable[[], Page]
 
 
 def unique(word: str) -> str:

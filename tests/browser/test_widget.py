@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -18,10 +18,10 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, Route, expect
+from playwright.sync_api import Browser, Locator, Page, Route, expect
 from websockets.sync.client import connect
 
-from tests.browser.conftest import FlakyLink, report_console, report_page_error
+from tests.browser.conftest import FlakyLink, PageFactory, page_factory
 from tests.stack import AGENT_PASSWORD, RunningStack, create_agent
 
 pytestmark = pytest.mark.browser
@@ -30,25 +30,12 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 AXE = REPO_ROOT / "node_modules" / "axe-core" / "axe.min.js"
 WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
-PageFactory = Callable[..., Page]
-
 
 @pytest.fixture
 def new_page(browser: Browser, stack: RunningStack) -> Iterator[PageFactory]:
     """Make pages on the stack's API, each in a context of its own (its own sessionStorage: one citizen)."""
-    contexts: list[BrowserContext] = []
-
-    def make(locale: str = "fr-FR", **options: Any) -> Page:
-        context = browser.new_context(base_url=stack.api_url, locale=locale, **options)
-        contexts.append(context)
-        page = context.new_page()
-        page.on("pageerror", report_page_error)
-        page.on("console", report_console)
-        return page
-
-    yield make
-    for context in contexts:
-        context.close()
+    with page_factory(browser, stack.api_url) as make:
+        yield make
 
 
 def open_widget(page: Page) -> None:
@@ -124,10 +111,11 @@ def online_agent(stack: RunningStack, name: str, display_name: str) -> Iterator[
             yield client
 
 
-def ask_for_a_person(page: Page) -> None:
-    """Click "talk to a person" and wait until the conversation waits for an agent."""
+def ask_for_a_person(page: Page, agent: httpx.Client) -> str:
+    """Click "talk to a person", wait until the conversation waits for an agent; return its handoff's id."""
     page.get_by_role("button", name="Parler à une personne").click()
     expect(page.get_by_test_id("status")).to_contain_text("En attente")
+    return handoff_of(agent, widget_state(page)["id"])
 
 
 def handoff_of(agent: httpx.Client, conversation_id: str) -> str:
@@ -320,9 +308,7 @@ def test_after_a_network_drop_the_widget_reconnects_without_losing_or_repeating_
     page.route_web_socket(re.compile(r".*/api/conversations/.*/ws.*"), link.handle)
     with online_agent(stack, "widget-agent-2", "Hugo") as agent:
         open_widget(page)
-        page.get_by_role("button", name="Parler à une personne").click()
-        expect(page.get_by_test_id("status")).to_contain_text("En attente")
-        handoff = handoff_of(agent, widget_state(page)["id"])
+        handoff = ask_for_a_person(page, agent)
         assert agent.post(f"/api/handoffs/{handoff}/claim").is_success
         expect(messages(page, "system").last).to_contain_text("Hugo")
 
@@ -394,8 +380,7 @@ def test_axe_core_finds_no_wcag_aa_violation_in_any_state(new_page: PageFactory,
     expect(page.get_by_test_id("quick-replies").last).to_be_visible()
     assert axe_violations(page) == [], "with an answer, a link and quick replies"
     with online_agent(stack, "widget-agent-3", "Inès") as agent:
-        ask_for_a_person(page)
-        handoff = handoff_of(agent, widget_state(page)["id"])
+        handoff = ask_for_a_person(page, agent)
         agent.post(f"/api/handoffs/{handoff}/claim")
         agent.post(
             f"/api/handoffs/{handoff}/messages",
@@ -427,8 +412,7 @@ def test_agent_text_is_never_markup_and_only_http_links_are_made(
     page.on("dialog", lambda dialog: pytest.fail(f"a script ran: {dialog.message}"))
     with online_agent(stack, "widget-agent-4", "Noé") as agent:
         open_widget(page)
-        ask_for_a_person(page)
-        handoff = handoff_of(agent, widget_state(page)["id"])
+        handoff = ask_for_a_person(page, agent)
         agent.post(f"/api/handoffs/{handoff}/claim")
         for text in (
             '<img src="x" onerror="alert(1)">',
@@ -573,8 +557,7 @@ def test_messages_arriving_while_the_panel_is_closed_are_counted_once(
     page = new_page()
     with online_agent(stack, "widget-agent-5", "Zoé") as agent:
         open_widget(page)
-        ask_for_a_person(page)
-        handoff = handoff_of(agent, widget_state(page)["id"])
+        handoff = ask_for_a_person(page, agent)
         page.get_by_test_id("close").click()
         assert focused_widget_element(page) == "launcher"
 
