@@ -34,8 +34,8 @@ MAX_BODY_SIZE = 64 * 1024
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Migrate the database, open the engine and the HTTP client before serving; close them after.
 
-    The conversations idle for longer than ``retention_days`` are deleted before serving, then every hour
-    (``api.retention``).
+    The conversations idle for longer than ``retention_days`` are deleted before serving, then every hour,
+    and Rasa is asked to forget its trackers idle as long (``api.retention``).
 
     Args:
         app: The application, whose ``state.settings`` were set by ``create_app``.
@@ -59,7 +59,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         broker=broker,
         desk=Desk(db, broker, rasa, settings),
     )
-    retention = RetentionTask(db, settings.retention_days)
+    retention = RetentionTask(
+        db, settings.retention_days, rasa=rasa, secret=settings.webhook_secret.get_secret_value()
+    )
     await retention.start()
     logger.info(
         "Guichet API ready (%s; database %s; Rasa at %s)",

@@ -4,6 +4,10 @@ The channel (``bot/``) answers ``POST {rasa_url}/webhooks/guichet/webhook`` with
 
     [{"text": str, "buttons": [{"title": str, "payload": str}], "language": "fr"|"en"|null,
       "source": {"slug": str, "title": str, "url": str|null}|null}]
+
+The API's own calls to the channel are signed like the webhooks (``api.signing``): ``POST .../resume`` gives a
+conversation back to the bot after a human agent had it, ``POST .../forget`` deletes Rasa's copy of the
+conversations idle for the retention period (``api.retention``).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/webhooks/guichet/webhook"
 RESUME_PATH = "/webhooks/guichet/resume"
+FORGET_PATH = "/webhooks/guichet/forget"
 LANGUAGES: frozenset[str] = frozenset({"fr", "en"})
 
 
@@ -219,12 +224,8 @@ class RasaClient:
         Returns:
             Whether Rasa recorded it; a failure is logged, not raised (the handoff is closed all the same).
         """
-        body = json.dumps({"conversation_id": conversation_id}).encode("utf-8")
-        headers = {"Content-Type": "application/json", signing.SIGNATURE_HEADER: signing.sign(secret, body)}
         try:
-            response = await self._http.post(
-                f"{self.base_url}{RESUME_PATH}", content=body, headers=headers, timeout=self.timeout
-            )
+            response = await self._post_signed(RESUME_PATH, {"conversation_id": conversation_id}, secret)
         except httpx.HTTPError as exc:
             logger.error("Could not resume the bot for %s: %s", conversation_id, type(exc).__name__)
             return False
@@ -232,6 +233,51 @@ class RasaClient:
             logger.error("Rasa refused to resume %s: HTTP %d", conversation_id, response.status_code)
             return False
         return True
+
+    async def forget(self, idle_days: int, secret: str) -> int:
+        """Delete Rasa's copy of the conversations idle for ``idle_days``: the trackers of its tracker store.
+
+        Calls the ``guichet`` channel's ``POST /webhooks/guichet/forget``, signed like the webhooks, which
+        deletes every tracker whose latest event is older than ``idle_days`` days (``bot.retention``).
+
+        Args:
+            idle_days: The retention period, in days.
+            secret: The shared webhook secret.
+
+        Returns:
+            The number of trackers Rasa deleted.
+
+        Raises:
+            RasaUnavailable: Rasa could not be reached, timed out, refused (e.g. HTTP 501 for a tracker store
+                it cannot delete from) or answered something else than ``{"forgotten": int}``.
+        """
+        try:
+            response = await self._post_signed(FORGET_PATH, {"idle_days": idle_days}, secret)
+        except httpx.TimeoutException as exc:
+            raise RasaUnavailable(f"Rasa did not answer within {self.timeout:g} s") from exc
+        except httpx.HTTPError as exc:
+            raise RasaUnavailable(f"cannot reach Rasa at {self.base_url}: {type(exc).__name__}") from exc
+        if response.status_code != 200:
+            raise RasaUnavailable(f"Rasa answered HTTP {response.status_code}: {response.text[:300]}")
+        try:
+            forgotten = response.json()["forgotten"]
+        except (ValueError, TypeError, KeyError):  # not JSON, not an object, no count
+            forgotten = None
+        if not isinstance(forgotten, int) or isinstance(forgotten, bool):
+            raise RasaUnavailable(f"unexpected answer from Rasa: {response.text[:300]}")
+        return forgotten
+
+    async def _post_signed(self, path: str, payload: dict[str, Any], secret: str) -> httpx.Response:
+        """POST a JSON body to the channel, signed with the shared secret (``api.signing``).
+
+        Raises:
+            httpx.HTTPError: Rasa could not be reached or timed out (``self.timeout``).
+        """
+        body = json.dumps(payload).encode("utf-8")
+        headers = {"Content-Type": "application/json", signing.SIGNATURE_HEADER: signing.sign(secret, body)}
+        return await self._http.post(
+            f"{self.base_url}{path}", content=body, headers=headers, timeout=self.timeout
+        )
 
 
 async def probe(http: httpx.AsyncClient, url: str, timeout: float) -> str | None:

@@ -4,10 +4,20 @@ A conversation's last activity is the later of its creation and its latest messa
 and handoff notice is a message). Once that is more than ``GUICHET_RETENTION_DAYS`` ago, the conversation is
 deleted with its messages, handoffs and feedback: the citizens' widget promises it in its privacy notice.
 
-The API purges at startup and then every hour (``RetentionTask``); the command line does it by hand::
+Retention covers Rasa's copy too. Rasa keeps each conversation in its tracker store (keyed by the
+conversation id), and deletes nothing by itself: after each purge the API asks it, through the ``guichet``
+channel's signed ``POST /webhooks/guichet/forget`` (``bot.retention``), to delete the trackers whose latest
+event is older than the same number of days. Rasa's idea of idleness is its own: a tracker idle that long may
+belong to a conversation the API keeps (an agent's messages and a ticket's wait do not reach Rasa), which then
+starts a new tracker if it comes back to the bot; trackers of conversations that never went through the API
+(Rasa's ``socketio`` channel) are forgotten alike. When Rasa cannot be reached, or refuses (a tracker store it
+cannot delete from), the API logs a warning and asks again at the next purge.
 
-    python -m api.retention            # delete the expired conversations now
-    python -m api.retention --dry-run  # only count them
+The API purges at startup and then every hour (``RetentionTask``; Rasa is asked right after startup, in the
+background, so that the API never waits for it); the command line does it by hand::
+
+    python -m api.retention            # delete the expired conversations now, then ask Rasa
+    python -m api.retention --dry-run  # only count them (Rasa is not asked)
 """
 
 from __future__ import annotations
@@ -24,9 +34,10 @@ from typing import TextIO
 from sqlalchemy import ColumnElement, and_, delete, exists, func, select
 from sqlalchemy.orm import Session
 
-from api.config import get_settings
+from api.config import Settings, get_settings
 from api.db import Database, create_db_engine, run_migrations
 from api.models import OPEN_HANDOFF_STATUSES, Conversation, Feedback, Handoff, Message, utcnow
+from api.rasa_client import RasaClient, RasaUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -130,16 +141,28 @@ def purge_expired(session: Session, *, now: datetime, days: int) -> int:
     return len(ids)
 
 
+RASA_FIRST_RETRY = timedelta(minutes=1)
+"""How soon Rasa is asked again when it could not be reached after the API started."""
+
+
 class RetentionTask:
     """Purges the expired conversations at startup, then every ``interval``, for as long as the API runs.
 
-    A failed purge is logged and tried again at the next interval; it never stops the API.
+    After each purge, Rasa is asked to forget the trackers idle as long (when ``rasa`` is given); at startup
+    that happens in the background. A failed purge, or Rasa not answering, is logged and tried again at the
+    next interval; it never stops the API.
 
     Args:
         db: The application's database.
         days: The retention period, in days (``Settings.retention_days``).
         interval: Time between two purges.
         clock: Returns the current time (timezone-aware); for tests.
+        rasa: The Rasa server to ask to forget its idle trackers (its timeout bounds each call); None to
+            purge the API's database only.
+        secret: The shared webhook secret signing the calls to Rasa; required with ``rasa``.
+
+    Raises:
+        ValueError: Only one of ``rasa`` and ``secret`` is given.
     """
 
     def __init__(
@@ -149,11 +172,17 @@ class RetentionTask:
         *,
         interval: timedelta = PURGE_INTERVAL,
         clock: Callable[[], datetime] = utcnow,
+        rasa: RasaClient | None = None,
+        secret: str | None = None,
     ) -> None:
+        if (rasa is None) != (secret is None):
+            raise ValueError("rasa and secret go together")
         self.db = db
         self.days = days
         self.interval = interval
         self.clock = clock
+        self.rasa = rasa
+        self.secret = secret
         self._task: asyncio.Task[None] | None = None
 
     async def purge(self) -> int | None:
@@ -168,8 +197,30 @@ class RetentionTask:
             logger.exception("Could not delete the expired conversations; trying again in %s", self.interval)
             return None
 
+    async def forget_in_rasa(self) -> int | None:
+        """Ask Rasa to forget the trackers idle for ``days``, once (nothing when the task has no ``rasa``).
+
+        Returns:
+            The number of trackers Rasa deleted, or None if it was not asked or could not be (logged).
+        """
+        if self.rasa is None or self.secret is None:
+            return None
+        try:
+            forgotten = await self.rasa.forget(self.days, self.secret)
+        except RasaUnavailable as exc:
+            logger.warning(
+                "Could not ask Rasa to forget the conversations idle for %d days (%s); trying again in %s",
+                self.days,
+                exc,
+                self.interval,
+            )
+            return None
+        if forgotten:
+            logger.info("Rasa forgot %d conversation(s) with no activity for %d days", forgotten, self.days)
+        return forgotten
+
     async def start(self) -> None:
-        """Purge now, before the API serves, then start purging every ``interval`` in the background."""
+        """Purge now, before the API serves, then ask Rasa and purge every ``interval`` in the background."""
         await self.purge()
         self._task = asyncio.create_task(self._every_interval(), name="guichet-retention")
 
@@ -183,25 +234,57 @@ class RetentionTask:
             await task
 
     async def _every_interval(self) -> None:
+        # Rasa often starts after the API (``make run`` starts them together): until it has answered once,
+        # it is asked again every minute rather than an hour later.
+        period = self.interval.total_seconds()
+        retry = min(RASA_FIRST_RETRY.total_seconds(), period)
+        waited = 0.0
+        while await self.forget_in_rasa() is None and self.rasa is not None and waited + retry < period:
+            await asyncio.sleep(retry)
+            waited += retry
+        await asyncio.sleep(period - waited)
+        await self.purge()
+        await self.forget_in_rasa()
         while True:
             await asyncio.sleep(self.interval.total_seconds())
             await self.purge()
+            await self.forget_in_rasa()
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m api.retention",
         description="Delete the conversations with no activity for GUICHET_RETENTION_DAYS days "
-        "(with their messages, handoffs and feedback), as the API does every hour.",
+        "(with their messages, handoffs and feedback), then ask Rasa to delete its trackers idle as long, "
+        "as the API does every hour.",
     )
-    parser.add_argument("--dry-run", action="store_true", help="only count them; delete nothing")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="only count the API's conversations; delete nothing, skip Rasa"
+    )
     return parser
 
 
-def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> int:
-    """Run the command line on the API's database (migrated first if needed); return the exit status."""
+async def _forget_in_rasa(settings: Settings, days: int) -> int:
+    """Ask the configured Rasa server to forget its trackers idle for ``days``; raises ``RasaUnavailable``."""
+    rasa = RasaClient(settings.rasa_url, timeout=settings.rasa_timeout)
+    try:
+        return await rasa.forget(days, settings.webhook_secret.get_secret_value())
+    finally:
+        await rasa.aclose()
+
+
+def main(
+    argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None
+) -> int:
+    """Run the command line on the API's database (migrated first if needed), then on Rasa's trackers.
+
+    Returns:
+        The exit status: 0, or 1 when Rasa could not be asked to forget its trackers (the API's conversations
+        are deleted all the same).
+    """
     arguments = _parser().parse_args(argv)
     stdout = stdout if stdout is not None else sys.stdout
+    stderr = stderr if stderr is not None else sys.stderr
     settings = get_settings()
     days = settings.retention_days
     run_migrations(settings.database_url)
@@ -216,6 +299,15 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> 
                 print(f"Deleted {count} conversation(s) with no activity for {days} days", file=stdout)
     finally:
         db.dispose()
+    if arguments.dry_run:
+        print("Rasa's trackers: not asked (dry run)", file=stdout)
+        return 0
+    try:
+        forgotten = asyncio.run(_forget_in_rasa(settings, days))
+    except RasaUnavailable as exc:
+        print(f"Could not ask Rasa at {settings.rasa_url} to forget its idle trackers: {exc}", file=stderr)
+        return 1
+    print(f"Rasa forgot {forgotten} conversation(s) with no activity for {days} days", file=stdout)
     return 0
 
 

@@ -10,7 +10,9 @@ message, ``{"text", "buttons", "language", "source"}``.
 It also lets the Guichet API give a conversation back to the bot after a human
 agent had it: ``action_handoff`` pauses Rasa's tracker (``ConversationPaused``),
 and ``POST /webhooks/guichet/resume`` ``{"conversation_id"}``, signed like the
-API's own webhooks, resumes it (``ConversationResumed``).
+API's own webhooks, resumes it (``ConversationResumed``). And it lets the API apply its retention period to
+Rasa's copy of the conversations: ``POST /webhooks/guichet/forget`` ``{"idle_days"}``, signed too, deletes
+from the tracker store every tracker idle for longer (``bot.retention``) and answers ``{"forgotten": N}``.
 
 The ``socketio`` channel (:class:`GuichetSocketIOInput`) is Rasa's own, for
 clients such as the ``rasa-webchat`` widget (same name, path ``/socket.io``,
@@ -46,6 +48,7 @@ from sanic.response import HTTPResponse
 from api import signing  # standard library only
 from bot import speedups
 from bot.messages import normalise_message, payload_with_language
+from bot.retention import UnsupportedTrackerStoreError, forget_idle
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +72,32 @@ def conversation_to_resume(body: bytes) -> str | None:
         return None
     conversation_id = parsed.get("conversation_id") if isinstance(parsed, dict) else None
     return conversation_id if isinstance(conversation_id, str) and conversation_id.strip() else None
+
+
+def idle_days_to_forget(body: bytes) -> int | None:
+    """The ``idle_days`` of a forget request's JSON body (an integer, at least 1), else None."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None
+    idle_days = parsed.get("idle_days") if isinstance(parsed, dict) else None
+    valid = isinstance(idle_days, int) and not isinstance(idle_days, bool) and idle_days >= 1
+    return idle_days if valid else None
+
+
+def signature_refused(request: Request, route: str) -> HTTPResponse | None:
+    """The 401 answer to a request whose body is not signed with the shared secret, or None when it is."""
+    if signing.verify(webhook_secret(), request.body or b"", request.headers.get(signing.SIGNATURE_HEADER)):
+        return None
+    logger.warning("guichet channel: %s refused, missing or invalid signature", route)
+    detail = f"missing or invalid {signing.SIGNATURE_HEADER}: sign the raw body with the shared secret"
+    return response.json({"detail": detail}, status=401)
+
+
+def ready_agent(request: Request) -> Any | None:
+    """Rasa's agent (``app.ctx.agent``) once its model is loaded, else None."""
+    agent = getattr(request.app.ctx, "agent", None)
+    return agent if agent is not None and agent.is_ready() else None
 
 
 async def resume_conversation(agent: Any, conversation_id: str) -> bool:
@@ -123,7 +152,8 @@ class GuichetInput(RestInput):
         return "guichet"
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        """Routes: ``GET /`` (health) and ``POST /webhook`` (one user message)."""
+        """Routes: ``GET /`` (health), ``POST /webhook`` (one user message), signed ``POST /resume`` and
+        ``POST /forget`` (from the API)."""
         webhook = Blueprint("guichet_webhook", __name__)
 
         @webhook.route("/", methods=["GET"])
@@ -154,17 +184,14 @@ class GuichetInput(RestInput):
 
         @webhook.route("/resume", methods=["POST"])
         async def resume(request: Request) -> HTTPResponse:
-            body = request.body or b""
-            if not signing.verify(webhook_secret(), body, request.headers.get(signing.SIGNATURE_HEADER)):
-                logger.warning("guichet channel: resume refused, missing or invalid signature")
-                header = signing.SIGNATURE_HEADER
-                detail = f"missing or invalid {header}: sign the raw body with the shared secret"
-                return response.json({"detail": detail}, status=401)
-            conversation_id = conversation_to_resume(body)
+            refused = signature_refused(request, "resume")
+            if refused is not None:
+                return refused
+            conversation_id = conversation_to_resume(request.body or b"")
             if conversation_id is None:
                 return response.json({"detail": "expected {'conversation_id': str}"}, status=400)
-            agent = getattr(request.app.ctx, "agent", None)
-            if agent is None or not agent.is_ready():
+            agent = ready_agent(request)
+            if agent is None:
                 return response.json({"detail": "no model loaded yet"}, status=503)
             try:
                 was_paused = await resume_conversation(agent, conversation_id)
@@ -175,6 +202,25 @@ class GuichetInput(RestInput):
                 "guichet channel: conversation %s resumed (was paused: %s)", conversation_id, was_paused
             )
             return response.json({"resumed": True, "was_paused": was_paused})
+
+        @webhook.route("/forget", methods=["POST"])
+        async def forget(request: Request) -> HTTPResponse:
+            refused = signature_refused(request, "forget")
+            if refused is not None:
+                return refused
+            idle_days = idle_days_to_forget(request.body or b"")
+            if idle_days is None:
+                return response.json({"detail": "expected {'idle_days': int >= 1}"}, status=400)
+            agent = ready_agent(request)
+            if agent is None:
+                return response.json({"detail": "no model loaded yet"}, status=503)
+            try:
+                forgotten = await forget_idle(agent.tracker_store, idle_days)
+            except UnsupportedTrackerStoreError as error:
+                logger.error("guichet channel: cannot forget idle conversations: %s", error)
+                return response.json({"detail": str(error)}, status=501)
+            logger.info("guichet channel: forgot %d tracker(s) idle for %d days", forgotten, idle_days)
+            return response.json({"forgotten": forgotten})
 
         return webhook
 

@@ -1,13 +1,23 @@
 """Data retention (``api.retention``): idle conversations are deleted with everything they hold, on SQLite and
-PostgreSQL, by the API (at startup, then periodically) and by ``python -m api.retention``."""
+PostgreSQL, by the API (at startup, then periodically) and by ``python -m api.retention``; then Rasa is asked
+to forget its trackers idle as long.
+
+Rasa does not run here: it is either on a closed port, or stood for by a real HTTP server checking the
+signature as the ``guichet`` channel does (the real route is tested in ``tests/e2e/test_rasa_forget.py``).
+"""
 
 from __future__ import annotations
 
 import io
+import json
 import logging
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import anyio
 import pytest
@@ -16,11 +26,12 @@ from pydantic import ValidationError
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
-from api import retention
+from api import retention, signing
 from api.config import Settings, get_settings
 from api.db import Database, create_db_engine, run_migrations
 from api.main import create_app
 from api.models import Base, Conversation, Feedback, Handoff, HandoffStatus, Message, utcnow
+from api.rasa_client import FORGET_PATH, RasaClient, RasaUnavailable
 from api.retention import RetentionTask, count_expired, purge_expired
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
@@ -38,6 +49,57 @@ def db_settings(request: pytest.FixtureRequest, make_settings: Callable[..., Set
         settings = make_settings()
     run_migrations(settings.database_url)
     return settings
+
+
+@dataclass
+class FakeRasa:
+    """A real HTTP server standing for Rasa's ``guichet`` channel.
+
+    It checks each request's signature with ``secret`` as the channel does (``api.signing.verify``): signed
+    requests are recorded as ``(path, body)`` and answered ``answer``; others are counted and answered 401.
+    """
+
+    url: str = ""
+    secret: str = "the-secret-rasa-shares"
+    answer: tuple[int, Any] = (200, {"forgotten": 3})
+    requests: list[tuple[str, Any]] = field(default_factory=list)
+    refused: int = 0
+
+
+@pytest.fixture
+def fake_rasa() -> Iterator[FakeRasa]:
+    """A ``FakeRasa`` serving on a free local port, in a thread."""
+    rasa = FakeRasa()
+
+    class Channel(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            if signing.verify(rasa.secret, body, self.headers.get(signing.SIGNATURE_HEADER)):
+                rasa.requests.append((self.path, json.loads(body)))
+                status, answer = rasa.answer
+            else:
+                rasa.refused += 1
+                status, answer = 401, {"detail": "missing or invalid signature"}
+            payload = answer if isinstance(answer, bytes) else json.dumps(answer).encode("utf-8")
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Channel)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    rasa.url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield rasa
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 @pytest.fixture
@@ -301,7 +363,8 @@ async def test_the_task_purges_periodically_and_survives_errors(
 
             clock[0] = NOW + 31 * DAY
             with anyio.fail_after(5):
-                while len(calls) < 3:
+                # The fourth purge starts once the third (after the failed second) has finished and logged.
+                while len(calls) < 4:
                     await anyio.sleep(0.01)
             await task.stop()
 
@@ -318,20 +381,172 @@ async def test_the_task_purges_periodically_and_survives_errors(
         db.dispose()
 
 
+@pytest.mark.anyio
+async def test_after_each_purge_the_task_asks_rasa_to_forget_as_long(
+    settings: Settings, fake_rasa: FakeRasa, caplog: pytest.LogCaptureFixture
+) -> None:
+    run_migrations(settings.database_url)
+    db = Database(create_db_engine(settings.database_url))
+    rasa = RasaClient(fake_rasa.url, timeout=5)
+    task = RetentionTask(
+        db, 45, interval=timedelta(milliseconds=30), clock=lambda: NOW, rasa=rasa, secret=fake_rasa.secret
+    )
+    try:
+        with db.session() as session:
+            seed(session, "old", created=NOW - 60 * DAY, messages=[NOW - 60 * DAY])
+
+        with caplog.at_level(logging.INFO, logger="api.retention"):
+            await task.start()
+            with db.session() as session:
+                assert totals(session) == dict.fromkeys(TABLES, 0)  # purged before start() returns
+            with anyio.fail_after(5):
+                while len(fake_rasa.requests) < 3:  # right after startup, then after each purge
+                    await anyio.sleep(0.01)
+            await task.stop()
+
+        assert fake_rasa.refused == 0
+        assert fake_rasa.requests[:3] == [(FORGET_PATH, {"idle_days": 45})] * 3
+        messages = [record.getMessage() for record in caplog.records]
+        assert "Rasa forgot 3 conversation(s) with no activity for 45 days" in messages
+        assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
+    finally:
+        await task.stop()
+        await rasa.aclose()
+        db.dispose()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("failure", ["unreachable", "wrong secret", "unsupported tracker store"])
+async def test_when_rasa_cannot_forget_the_task_warns_and_goes_on(
+    settings: Settings,
+    fake_rasa: FakeRasa,
+    closed_port: int,
+    caplog: pytest.LogCaptureFixture,
+    failure: str,
+) -> None:
+    run_migrations(settings.database_url)
+    db = Database(create_db_engine(settings.database_url))
+    url, secret = fake_rasa.url, fake_rasa.secret
+    if failure == "unreachable":
+        url = f"http://127.0.0.1:{closed_port}"
+    elif failure == "wrong secret":
+        secret = "not-the-secret-rasa-shares"
+    else:
+        fake_rasa.answer = (501, {"detail": "cannot delete trackers from MongoTrackerStore"})
+    rasa = RasaClient(url, timeout=5)
+    clock = [NOW]
+    task = RetentionTask(
+        db, 90, interval=timedelta(milliseconds=30), clock=lambda: clock[0], rasa=rasa, secret=secret
+    )
+
+    def warnings() -> list[str]:
+        return [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+
+    try:
+        with db.session() as session:
+            seed(session, "c", created=NOW - 60 * DAY, messages=[NOW - 60 * DAY])
+        with caplog.at_level(logging.INFO, logger="api.retention"):
+            await task.start()
+            with anyio.fail_after(5):
+                while len(warnings()) < 2:  # the task survived the first failure
+                    await anyio.sleep(0.01)
+            clock[0] = NOW + 31 * DAY
+            with anyio.fail_after(5):
+                while "Deleted 1 conversation(s) with no activity for 90 days" not in caplog.messages:
+                    await anyio.sleep(0.01)  # and still purges the API's database
+            await task.stop()
+
+        assert all(
+            message.startswith("Could not ask Rasa to forget the conversations idle for 90 days (")
+            for message in warnings()
+        )
+        reason = {
+            "unreachable": "cannot reach Rasa at",
+            "wrong secret": "Rasa answered HTTP 401",
+            "unsupported tracker store": "Rasa answered HTTP 501: "
+            '{"detail": "cannot delete trackers from MongoTrackerStore"}',
+        }[failure]
+        assert reason in warnings()[0]
+        if failure == "wrong secret":
+            # Each refusal was logged, but the task may have been stopped while one was on its way back.
+            assert len(warnings()) <= fake_rasa.refused <= len(warnings()) + 1
+        else:
+            assert fake_rasa.refused == 0
+    finally:
+        await task.stop()
+        await rasa.aclose()
+        db.dispose()
+
+
+@pytest.mark.anyio
+async def test_the_api_does_not_wait_for_rasa_at_startup(settings: Settings, silent_port: int) -> None:
+    run_migrations(settings.database_url)
+    db = Database(create_db_engine(settings.database_url))
+    rasa = RasaClient(f"http://127.0.0.1:{silent_port}", timeout=60)
+    task = RetentionTask(db, 90, rasa=rasa, secret="the-secret-rasa-shares")
+    try:
+        with anyio.fail_after(5):
+            await task.start()  # Rasa is asked in the background, where it never answers
+            await task.stop()  # which does not hold up stopping either
+    finally:
+        await task.stop()
+        await rasa.aclose()
+        db.dispose()
+
+
+def test_rasa_and_its_secret_go_together(settings: Settings) -> None:
+    db = Database(create_db_engine(settings.database_url))
+    rasa = RasaClient("http://127.0.0.1:1", timeout=1)
+    try:
+        with pytest.raises(ValueError, match="together"):
+            RetentionTask(db, 90, rasa=rasa)
+        with pytest.raises(ValueError, match="together"):
+            RetentionTask(db, 90, secret="the-secret-rasa-shares")
+    finally:
+        anyio.run(rasa.aclose)
+        db.dispose()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "answer",
+    [
+        (200, {"forgotten": "3"}),
+        (200, {"forgotten": True}),
+        (200, {"resumed": True}),
+        (200, [3]),
+        (200, b"not json"),
+        (400, {"detail": "expected {'idle_days': int >= 1}"}),
+        (503, {"detail": "no model loaded yet"}),
+    ],
+)
+async def test_odd_answers_to_forget_are_rasa_failures(fake_rasa: FakeRasa, answer: tuple[int, Any]) -> None:
+    fake_rasa.answer = answer
+    rasa = RasaClient(fake_rasa.url, timeout=5)
+    try:
+        with pytest.raises(RasaUnavailable):
+            await rasa.forget(90, fake_rasa.secret)
+        assert fake_rasa.requests == [(FORGET_PATH, {"idle_days": 90})]
+    finally:
+        await rasa.aclose()
+
+
+def cli(*argv: str) -> tuple[int, str, str]:
+    """Run ``python -m api.retention`` in-process on fresh settings; return its status, stdout and stderr."""
+    get_settings.cache_clear()
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        status = retention.main(list(argv), stdout=out, stderr=err)
+    finally:
+        get_settings.cache_clear()
+    return status, out.getvalue(), err.getvalue()
+
+
 def test_cli_dry_run_counts_and_deletes_nothing(make_settings: Callable[..., Settings]) -> None:
-    settings = make_settings(GUICHET_RETENTION_DAYS="30")
+    settings = make_settings(GUICHET_RETENTION_DAYS="30")  # Rasa on a closed port
     run_migrations(settings.database_url)
     db = Database(create_db_engine(settings.database_url))
     now = utcnow()
-
-    def cli(*argv: str) -> str:
-        get_settings.cache_clear()
-        out = io.StringIO()
-        try:
-            assert retention.main(list(argv), stdout=out) == 0
-        finally:
-            get_settings.cache_clear()
-        return out.getvalue()
 
     try:
         with db.session() as session:
@@ -340,15 +555,42 @@ def test_cli_dry_run_counts_and_deletes_nothing(make_settings: Callable[..., Set
             seed(session, "recent", created=now - 15 * DAY, messages=[now - 15 * DAY])
             before = totals(session)
 
-        assert cli("--dry-run") == "Would delete 2 conversation(s) with no activity for 30 days\n"
+        dry_run = "Would delete 2 conversation(s) with no activity for 30 days\n"
+        assert cli("--dry-run") == (0, dry_run + "Rasa's trackers: not asked (dry run)\n", "")
         with db.session() as session:
             assert totals(session) == before
             assert set(rows(session)) == {"old1", "old2", "recent"}
 
-        assert cli() == "Deleted 2 conversation(s) with no activity for 30 days\n"
+        status, out, err = cli()
+        assert (status, out) == (1, "Deleted 2 conversation(s) with no activity for 30 days\n")
+        assert err.startswith(
+            f"Could not ask Rasa at {settings.rasa_url} to forget its idle trackers: cannot reach"
+        )
         with db.session() as session:
             assert set(rows(session)) == {"recent"}
-        assert cli("--dry-run") == "Would delete 0 conversation(s) with no activity for 30 days\n"
+        assert cli("--dry-run")[1].startswith("Would delete 0 conversation(s) with no activity for 30 days\n")
+    finally:
+        db.dispose()
+
+
+def test_cli_asks_rasa_to_forget_too(make_settings: Callable[..., Settings], fake_rasa: FakeRasa) -> None:
+    settings = make_settings(
+        GUICHET_RETENTION_DAYS="30", GUICHET_RASA_URL=fake_rasa.url, GUICHET_WEBHOOK_SECRET=fake_rasa.secret
+    )
+    run_migrations(settings.database_url)
+    db = Database(create_db_engine(settings.database_url))
+    try:
+        with db.session() as session:
+            seed(session, "old", created=utcnow() - 45 * DAY)
+
+        assert cli() == (
+            0,
+            "Deleted 1 conversation(s) with no activity for 30 days\n"
+            "Rasa forgot 3 conversation(s) with no activity for 30 days\n",
+            "",
+        )
+        assert fake_rasa.requests == [(FORGET_PATH, {"idle_days": 30})]
+        assert fake_rasa.refused == 0
     finally:
         db.dispose()
 
