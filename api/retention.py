@@ -197,8 +197,11 @@ class RetentionTask:
             logger.exception("Could not delete the expired conversations; trying again in %s", self.interval)
             return None
 
-    async def forget_in_rasa(self) -> int | None:
+    async def forget_in_rasa(self, retry_in: timedelta | None = None) -> int | None:
         """Ask Rasa to forget the trackers idle for ``days``, once (nothing when the task has no ``rasa``).
+
+        Args:
+            retry_in: When it will be asked again if this fails, for the log (default: ``interval``).
 
         Returns:
             The number of trackers Rasa deleted, or None if it was not asked or could not be (logged).
@@ -212,7 +215,7 @@ class RetentionTask:
                 "Could not ask Rasa to forget the conversations idle for %d days (%s); trying again in %s",
                 self.days,
                 exc,
-                self.interval,
+                retry_in or self.interval,
             )
             return None
         if forgotten:
@@ -236,19 +239,19 @@ class RetentionTask:
     async def _every_interval(self) -> None:
         # Rasa often starts after the API (``make run`` starts them together): until it has answered once,
         # it is asked again every minute rather than an hour later.
-        period = self.interval.total_seconds()
-        retry = min(RASA_FIRST_RETRY.total_seconds(), period)
-        waited = 0.0
-        while await self.forget_in_rasa() is None and self.rasa is not None and waited + retry < period:
-            await asyncio.sleep(retry)
-            waited += retry
-        await asyncio.sleep(period - waited)
-        await self.purge()
-        await self.forget_in_rasa()
+        retry = min(RASA_FIRST_RETRY, self.interval)
+        waited = timedelta()
         while True:
-            await asyncio.sleep(self.interval.total_seconds())
+            answered = await self.forget_in_rasa(retry) is not None
+            if answered or self.rasa is None or waited + retry >= self.interval:
+                break
+            await asyncio.sleep(retry.total_seconds())
+            waited += retry
+        await asyncio.sleep((self.interval - waited).total_seconds())
+        while True:
             await self.purge()
             await self.forget_in_rasa()
+            await asyncio.sleep(self.interval.total_seconds())
 
 
 def _parser() -> argparse.ArgumentParser:

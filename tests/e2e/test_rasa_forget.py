@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
+import time
 
 import httpx
 import pytest
@@ -25,6 +27,19 @@ pytestmark = pytest.mark.e2e
 
 FORGET_PATH = "/webhooks/guichet/forget"
 DAY = 86_400
+
+
+API_ASKED_RASA = re.compile(r"api \| .*POST \S+/webhooks/guichet/forget \"HTTP/1\.1 200 OK\"")
+
+
+@pytest.fixture(autouse=True)
+def _api_has_asked_rasa_already(stack: RunningStack) -> None:
+    """Wait until the stack's own API has had Rasa forget once (at its start, then every minute while Rasa was
+    not up yet): from then on it asks only hourly, so it cannot take a tracker these tests backdate."""
+    deadline = time.monotonic() + 150
+    while not API_ASKED_RASA.search(stack.log.read_text(encoding="utf-8")):
+        assert time.monotonic() < deadline, "the API never asked Rasa to forget (see the stack's log)"
+        time.sleep(0.5)
 
 
 def talked_to_the_bot(stack: RunningStack) -> tuple[str, dict[str, str]]:
