@@ -342,7 +342,7 @@
     // --- the DOM ---
 
     build() {
-      this.host = h("div", { id: "guichet-widget", "data-guichet": "widget" });
+      this.host = h("div", { id: "guichet-widget" });
       const root = this.host.attachShadow({ mode: "open" });
       if ("adoptedStyleSheets" in root && typeof CSSStyleSheet === "function" && "replaceSync" in CSSStyleSheet.prototype) {
         const sheet = new CSSStyleSheet();
@@ -695,7 +695,6 @@
       if (botTurn) this.setTyping(true);
       try {
         await this.ensureConversation();
-        item.after = this.contiguousSeq();
         const turn = await this.request("POST", `/api/conversations/${encodeURIComponent(this.state.id)}/messages`, {
           text: item.text,
         });
@@ -709,7 +708,8 @@
         }
         for (const message of turn.messages) this.receive({ author: "bot", ...message });
         this.setMode(turn.mode, this.queuePosition, true);
-        await this.confirmSoon(item);
+        // Not awaited: the next message need not wait for this one's stored copy.
+        this.confirmSoon(item);
       } catch (error) {
         this.failed(item, error);
       } finally {
@@ -737,9 +737,7 @@
       if (status === 401 || status === 404) {
         // The conversation is gone (deleted after the retention period): start a new one, resend.
         this.forget();
-        this.pending.push(item);
-        this.list.append(item.element);
-        this.sending = this.sending.then(() => this.deliver(item));
+        this.retry(item);
         return;
       }
       item.status = "failed";
