@@ -12,9 +12,10 @@ conversations idle for the retention period (``api.retention``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import httpx
@@ -186,19 +187,25 @@ class RasaClient:
         metadata = {"language": language} if language is not None else {}
         body = {"sender": conversation_id, "message": text, "metadata": metadata}
         url = f"{self.base_url}{WEBHOOK_PATH}"
-        try:
+        with self._unavailable_when_unreachable():
             response = await self._http.post(url, json=body, timeout=self.timeout)
-            response.raise_for_status()
+        if not response.is_success:
+            raise RasaUnavailable(f"Rasa answered HTTP {response.status_code}")
+        try:
             payload = response.json()
-        except httpx.TimeoutException as exc:
-            raise RasaUnavailable(f"Rasa did not answer within {self.timeout:g} s") from exc
-        except httpx.HTTPStatusError as exc:
-            raise RasaUnavailable(f"Rasa answered HTTP {exc.response.status_code}") from exc
-        except httpx.HTTPError as exc:
-            raise RasaUnavailable(f"cannot reach Rasa at {self.base_url}: {type(exc).__name__}") from exc
         except ValueError as exc:  # the body is not JSON
             raise RasaUnavailable("Rasa answered a body that is not JSON") from exc
         return parse_replies(payload)
+
+    @contextlib.contextmanager
+    def _unavailable_when_unreachable(self) -> Iterator[None]:
+        """Turn an exchange with Rasa that failed (not reached, timed out) into ``RasaUnavailable``."""
+        try:
+            yield
+        except httpx.TimeoutException as exc:
+            raise RasaUnavailable(f"Rasa did not answer within {self.timeout:g} s") from exc
+        except httpx.HTTPError as exc:
+            raise RasaUnavailable(f"cannot reach Rasa at {self.base_url}: {type(exc).__name__}") from exc
 
     async def status(self, timeout: float = 2.0) -> str | None:
         """Check the Rasa server, saying why it is not ready.
@@ -251,12 +258,8 @@ class RasaClient:
             RasaUnavailable: Rasa could not be reached, timed out, refused (e.g. HTTP 501 for a tracker store
                 it cannot delete from) or answered something else than ``{"forgotten": int}``.
         """
-        try:
+        with self._unavailable_when_unreachable():
             response = await self._post_signed(FORGET_PATH, {"idle_days": idle_days}, secret)
-        except httpx.TimeoutException as exc:
-            raise RasaUnavailable(f"Rasa did not answer within {self.timeout:g} s") from exc
-        except httpx.HTTPError as exc:
-            raise RasaUnavailable(f"cannot reach Rasa at {self.base_url}: {type(exc).__name__}") from exc
         if response.status_code != 200:
             raise RasaUnavailable(f"Rasa answered HTTP {response.status_code}: {response.text[:300]}")
         try:
