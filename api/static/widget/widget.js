@@ -293,7 +293,7 @@
       this.options = options;
       this.storageKey = `guichet-widget:${this.api}`;
       this.state = this.load() || { id: null, token: null, language: options.language, open: false };
-      this.language = LANGUAGES.includes(this.state.language) ? this.state.language : options.language;
+      if (!LANGUAGES.includes(this.state.language)) this.state.language = options.language;
       this.messages = new Map(); // seq -> <li>
       this.pending = []; // {text, shown, element, status}
       this.payloadTitles = new Map([[HUMAN_PAYLOAD, () => this.t.human]]);
@@ -305,7 +305,6 @@
       this.pingTimer = null;
       this.pongTimer = null;
       this.connection = "idle";
-      this.unread = this.state.unread || 0;
       this.config = null;
       this.sending = Promise.resolve();
       this.build();
@@ -318,6 +317,23 @@
 
     get t() {
       return TEXTS[this.language];
+    }
+
+    // The interface's language and the unread count are kept with the conversation, in ``state``.
+    get language() {
+      return this.state.language;
+    }
+
+    set language(value) {
+      this.state.language = value;
+    }
+
+    get unread() {
+      return this.state.unread || 0;
+    }
+
+    set unread(value) {
+      this.state.unread = value;
     }
 
     // --- persistence (this tab only) ---
@@ -333,7 +349,7 @@
 
     save() {
       try {
-        window.sessionStorage.setItem(this.storageKey, JSON.stringify({ ...this.state, language: this.language }));
+        window.sessionStorage.setItem(this.storageKey, JSON.stringify(this.state));
       } catch {
         // Private browsing may refuse storage: the conversation then lasts as long as the page.
       }
@@ -548,7 +564,6 @@
     }
 
     renderBadge() {
-      this.state.unread = this.unread;
       this.save();
       this.badge.hidden = this.unread === 0;
       this.badge.textContent = this.unread === 0 ? "" : String(this.unread);
